@@ -1,0 +1,60 @@
+"""Administration over the API: API keys (admin only)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import Path, status
+from pydantic import BaseModel
+from sqlmodel import select
+
+from erp import auth
+from erp.auth import Admin
+from erp.db import SessionDep
+from erp.models import ApiKey
+from erp.pagination import Cursor, Limit, Page, paginate
+from erp.routing import router as make_router
+from erp.schemas import Input, Name
+
+router = make_router(tags=["admin"])
+
+Role = Literal["admin", "service", "warehouse", "purchasing", "integration"]
+
+
+class ApiKeyCreate(Input):
+    name: Name
+    role: Role
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str
+
+
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED)
+async def create_api_key(body: ApiKeyCreate, actor: Admin, session: SessionDep) -> ApiKeyCreated:
+    """Create a key. The plain key is in this response only; it is stored hashed."""
+    row, key = await auth.create_key(session, name=body.name, role=body.role)
+    return ApiKeyCreated(**ApiKeyOut.model_validate(row, from_attributes=True).model_dump(), key=key)
+
+
+@router.get("/api-keys")
+async def list_api_keys(actor: Admin, session: SessionDep, limit: Limit = 50, cursor: Cursor = None) -> Page[ApiKeyOut]:
+    return await paginate(
+        session, select(ApiKey), [ApiKey.id], limit, cursor, lambda r: ApiKeyOut.model_validate(r[0], from_attributes=True)
+    )
+
+
+@router.delete("/api-keys/{key_id}")
+async def revoke_api_key(
+    key_id: Annotated[int, Path(ge=1, le=2**31 - 1)], actor: Admin, session: SessionDep
+) -> ApiKeyOut:
+    """Revoke a key at once on this server (other workers within `ERP_AUTH_CACHE_SECONDS`)."""
+    return ApiKeyOut.model_validate(await auth.revoke_key(session, key_id), from_attributes=True)

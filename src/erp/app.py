@@ -1,0 +1,113 @@
+"""create_app(): routers, error handlers, the database engine's lifespan, and the OpenAPI document."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from erp import logging as erp_logging
+from erp.admin import router as admin_router
+from erp.config import Settings, get_settings
+from erp.db import create_engine, resolve_database_url, sessionmaker
+from erp.errors import PROBLEM_JSON, Problem, install_error_handlers, problem
+from erp.inventory.router import router as inventory_router
+
+API_PREFIX = "/api/v1"
+
+ERROR_STATUSES = {
+    "400": "Malformed request",
+    "401": "Missing or unknown API key",
+    "403": "Role not allowed",
+    "404": "Not found",
+    "409": "Conflict with the current state",
+    "412": "Version conflict",
+    "422": "Invalid request",
+    "503": "Database unavailable or busy; retry",
+}
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    erp_logging.configure(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(database_url or resolve_database_url(settings), settings)
+        app.state.engine = engine
+        app.state.sessionmaker = sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="ERP: order fulfilment and inventory",
+        version="1.0.0",
+        description=(
+            "Inventory, orders, returns and suppliers on one transactional ledger. "
+            "Authenticate with `Authorization: Bearer <api key>` (create one with `erp keys create`). "
+            "Every POST accepts an `Idempotency-Key`; errors are `application/problem+json` with a stable `code`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(inventory_router, prefix=API_PREFIX)
+    app.include_router(admin_router, prefix=API_PREFIX)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"model": Problem}})
+    async def readyz(request: Request) -> Any:
+        """Readiness: the database answers."""
+        try:
+            async with request.app.state.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return problem(503, "database_unavailable", "Database unavailable", "The database is not reachable.")
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(erp_logging.RequestLog, enabled=settings.access_log)
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document, plus what FastAPI cannot infer: problem+json errors and Idempotency-Key."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            statuses = dict(ERROR_STATUSES)
+            if not path.startswith(API_PREFIX):
+                statuses = {"503": ERROR_STATUSES["503"]} if path == "/readyz" else {}
+            for status, description in statuses.items():
+                responses[status] = {"description": description, "content": {PROBLEM_JSON: {"schema": problem_ref}}}
+            if method == "post" and path.startswith(API_PREFIX):
+                operation.setdefault("parameters", []).append(
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "Retries with the same key and body replay the first response.",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    }
+                )
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in components["Problem"].pop("$defs", {}).items():
+        components[name] = definition
+    app.openapi_schema = schema
+    return schema

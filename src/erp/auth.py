@@ -1,0 +1,130 @@
+"""API keys and roles (DOMAIN.md section 7): who may call what."""
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select, update
+from sqlalchemy.sql import func
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from erp.errors import Forbidden, NotFound, Unauthenticated
+from erp.models import ROLES, ApiKey
+
+KEY_PREFIX = "erp_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: int
+    name: str
+    role: str
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256 random bits, so a fast hash is as strong as a slow one and keeps lookups cheap.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create_key(session: AsyncSession, *, name: str, role: str) -> tuple[ApiKey, str]:
+    """Store a new key hashed and return it with the plain key, which is never seen again."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=key[:12])
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return row, key
+
+
+async def revoke_key(session: AsyncSession, key_id: int) -> ApiKey:
+    row = (
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+            .returning(ApiKey)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"No active API key with id {key_id}.")
+    _cache.clear()
+    return row
+
+
+class _KeyCache:
+    """Recently seen keys, so the hot path does not pay a query per request for authentication."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Principal | None]] = {}
+
+    def get(self, key_hash: str, ttl: float) -> tuple[bool, Principal | None]:
+        entry = self._entries.get(key_hash)
+        if entry is None or time.monotonic() - entry[0] > ttl:
+            return False, None
+        return True, entry[1]
+
+    def put(self, key_hash: str, principal: Principal | None) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key_hash] = (time.monotonic(), principal)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_cache = _KeyCache()
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer erp_...`")
+
+
+async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated("Missing API key: send `Authorization: Bearer <key>`.")
+    key_hash = hash_key(credentials.credentials)
+    ttl = request.app.state.settings.auth_cache_seconds
+    found, principal = _cache.get(key_hash, ttl)
+    if not found:
+        session = await request.state.uow.begin()
+        row = (
+            await session.execute(
+                select(ApiKey.id, ApiKey.name, ApiKey.role).where(
+                    ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
+                )
+            )
+        ).first()
+        principal = Principal(row.id, row.name, row.role) if row else None
+        _cache.put(key_hash, principal)
+    if principal is None:
+        raise Unauthenticated("Unknown or revoked API key.")
+    request.state.principal = principal
+    return principal
+
+
+def allow(*roles: str) -> Any:
+    """A dependency type admitting callers with one of `roles`: `actor: allow("admin", "warehouse")`."""
+
+    async def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+    ) -> Principal:
+        principal = await authenticate(request, credentials)
+        if principal.role not in roles:
+            raise Forbidden(f"Role {principal.role!r} may not do this; allowed: {', '.join(roles)}.")
+        return principal
+
+    return Annotated[Principal, Depends(dependency)]
+
+
+# Who may do what (DOMAIN.md section 7), named by what the caller does.
+Anyone = allow(*ROLES)
+Admin = allow("admin")
+CatalogueKeeper = allow("admin", "purchasing")
+StockKeeper = allow("admin", "warehouse")
+OrderReader = allow("admin", "service", "warehouse", "integration")
+OrderTaker = allow("admin", "service", "integration")
+ServiceRep = allow("admin", "service")
+WarehouseWorker = allow("admin", "warehouse")

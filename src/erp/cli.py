@@ -1,0 +1,169 @@
+"""`erp`: serve the API, migrate the database, manage keys, load the demo, check the invariants."""
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from erp import logging as erp_logging
+from erp.config import get_settings
+from erp.db import create_engine, resolve_database_url, sessionmaker
+
+app = typer.Typer(help="Order-fulfilment and inventory backend.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+T = TypeVar("T")
+
+
+def _database_url() -> str:
+    """The configured server, or the embedded one (started now, stopped when this process exits)."""
+    settings = get_settings()
+    url = resolve_database_url(settings)
+    os.environ["ERP_DATABASE_URL"] = url  # so uvicorn workers and Alembic use the same server
+    return url
+
+
+def _upgrade(url: str) -> None:
+    from erp.migrations import upgrade
+
+    upgrade(url)
+
+
+def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    url = _database_url()
+
+    async def run() -> T:
+        engine = create_engine(url, get_settings())
+        try:
+            async with sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _in_connection(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    url = _database_url()
+
+    async def run() -> T:
+        engine = create_engine(url, get_settings())
+        try:
+            async with engine.connect() as connection:
+                return await work(connection)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (the only way the schema is created)."""
+    _upgrade(_database_url())
+    typer.echo("database is at the newest schema")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin, service, warehouse, purchasing or integration")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key")],
+) -> None:
+    """Create an API key and print it once; only its hash is stored."""
+    from erp import auth
+
+    _upgrade(_database_url())
+
+    async def create(session: AsyncSession) -> str:
+        _, key = await auth.create_key(session, name=name, role=role)
+        return key
+
+    try:
+        key = _in_session(create)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(key)
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo data set (once) and print a fresh admin key."""
+    _upgrade(_database_url())
+    _load_demo()
+
+
+def _load_demo() -> None:
+    from erp import auth
+    from erp import demo as demo_data
+
+    async def load(session: AsyncSession) -> tuple[dict[str, int] | None, str]:
+        loaded = None if await demo_data.is_loaded(session) else await demo_data.load(session)
+        _, key = await auth.create_key(session, name="demo admin", role="admin")
+        return loaded, key
+
+    loaded, key = _in_session(load)
+    typer.echo(f"demo data: {json.dumps(loaded)}" if loaded else "demo data: already loaded")
+    typer.echo(f"admin API key (shown once): {key}")
+
+
+@app.command()
+def check() -> None:
+    """Verify the ledger invariants; exit 1 with a readable report when one fails."""
+    from erp.invariants import CHECKS, find_violations
+
+    violations = _in_connection(find_violations)
+    for violation in violations:
+        typer.echo(f"FAIL  {violation.rule}")
+        for row in violation.rows:
+            typer.echo(f"      {json.dumps(row, default=str)}")
+    passed = len(CHECKS) - len(violations)
+    typer.echo(f"{passed} of {len(CHECKS)} invariants hold")
+    if violations:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    with_demo: Annotated[bool, typer.Option("--demo", help="Load demo data if empty and print an admin key")] = False,
+) -> None:
+    """Migrate the database, then serve the API with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    erp_logging.configure(settings.log_level)
+    _upgrade(_database_url())
+    if with_demo:
+        _load_demo()
+    typer.echo(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)", err=True)
+    uvicorn.run(
+        "erp.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+    )
+
+
+def main() -> Any:  # pragma: no cover
+    return app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,31 @@
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service, read from `ERP_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ERP_", env_file=".env", extra="ignore")
+
+    # No URL: an embedded PostgreSQL is started in `data_dir`.
+    database_url: str | None = None
+    data_dir: Path = Path(".erp")
+    pool_size: int = 10
+    pool_max_overflow: int = 10
+    pool_timeout_seconds: float = 5.0
+    statement_timeout_ms: int = 15_000
+    lock_timeout_ms: int = 5_000
+
+    # A key revoked through the API stops working everywhere after at most this long.
+    auth_cache_seconds: float = 5.0
+    # Orders with more customer contacts than this are flagged in the status view.
+    touch_threshold: int = 3
+    log_level: str = "INFO"
+    access_log: bool = True
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

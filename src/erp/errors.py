@@ -1,0 +1,224 @@
+"""The domain error hierarchy and its one mapping to RFC 9457 problem+json."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger("erp.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document with a stable machine-readable `code`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldError] | None = None
+    extra: dict[str, Any] | None = None
+
+
+class DomainError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class AlreadyExists(DomainError):
+    status, code, title = 409, "already_exists", "Already exists"
+
+
+class InsufficientStock(DomainError):
+    status, code, title = 409, "insufficient_stock", "Insufficient stock"
+
+
+class InvalidTransition(DomainError):
+    status, code, title = 409, "invalid_transition", "Invalid state transition"
+
+
+class ScanMismatch(DomainError):
+    status, code, title = 409, "scan_mismatch", "Scan does not match"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class IdempotencyKeyReused(DomainError):
+    status, code, title = 409, "idempotency_key_reused", "Idempotency key reused"
+
+
+class IdempotencyKeyInProgress(DomainError):
+    status, code, title = 409, "idempotency_key_in_progress", "Request with this key still running"
+
+
+class VersionConflict(DomainError):
+    status, code, title = 412, "version_conflict", "Version conflict"
+
+
+class InvalidRequest(DomainError):
+    status, code, title = 422, "validation_error", "Invalid request"
+
+
+class Unauthenticated(DomainError):
+    status, code, title = 401, "unauthenticated", "Unauthenticated"
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class ServiceUnavailable(DomainError):
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+
+
+HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+}
+
+# Constraint names (see models' naming convention) that mean "not enough stock" when violated.
+STOCK_CONSTRAINTS = ("ck_location_balance_", "ck_stock_level_")
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    errors: list[FieldError] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=f"https://erp.example/problems/{code.replace('_', '-')}",
+        title=title,
+        status=status,
+        detail=detail,
+        code=code,
+        errors=errors,
+        extra=extra,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "request")
+
+
+async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if exc.status == 503:
+        headers = {"Retry-After": "1"}
+    return problem(exc.status, exc.code, exc.title, exc.detail, extra=exc.extra, headers=headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem(400, "malformed_json", "Malformed JSON", "The request body is not valid JSON.")
+    fields = [
+        FieldError(field=_field_name(tuple(e.get("loc", ()))), message=str(e.get("msg", "")), type=e["type"])
+        for e in errors
+    ]
+    detail = "; ".join(f"{f.field}: {f.message}" for f in fields)[:1000]
+    return problem(422, "validation_error", "Invalid request", detail, errors=fields)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    code, title = HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No route {request.method} {request.url.path}."
+    return problem(exc.status_code, code, title, detail, headers=getattr(exc, "headers", None))
+
+
+def _sqlstate(exc: DBAPIError) -> str:
+    orig = exc.orig
+    return str(getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", "") or "")
+
+
+def _constraint(exc: DBAPIError) -> str:
+    cause = getattr(exc.orig, "__cause__", None)
+    return str(getattr(cause, "constraint_name", "") or "")
+
+
+async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    state = _sqlstate(exc)
+    if isinstance(exc, IntegrityError) or state.startswith("23"):
+        constraint = _constraint(exc)
+        if constraint.startswith(STOCK_CONSTRAINTS):
+            return problem(409, "insufficient_stock", "Insufficient stock",
+                           f"Not enough stock for this operation ({constraint}).")
+        if state == "23505":
+            return problem(409, "already_exists", "Already exists", f"A record with this key already exists ({constraint}).")
+        return problem(409, "conflict", "Conflict", f"The request conflicts with stored data ({constraint or state}).")
+    if state.startswith("22"):
+        return problem(422, "validation_error", "Invalid request", "A value is out of range or not representable.")
+    if state in ("55P03", "40001", "40P01"):
+        return problem(503, "busy", "Busy, try again", "The data is busy; retry the request.", headers={"Retry-After": "1"})
+    if state == "57014":
+        return problem(503, "timeout", "Timed out", "The request took too long and was cancelled.", headers={"Retry-After": "1"})
+    if isinstance(exc, OperationalError) or exc.connection_invalidated or not state:
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return problem(503, "database_unavailable", "Database unavailable", "The database is not reachable; retry shortly.",
+                       headers={"Retry-After": "1"})
+    log.exception("database error", exc_info=exc)
+    return problem(500, "internal_error", "Internal error", "An unexpected error occurred.")
+
+
+async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+    return problem(503, "busy", "Busy, try again", "No database connection became free in time.",
+                   headers={"Retry-After": "1"})
+
+
+async def _connection_error(request: Request, exc: Exception) -> JSONResponse:
+    return problem(503, "database_unavailable", "Database unavailable", "The database is not reachable; retry shortly.",
+                   headers={"Retry-After": "1"})
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "internal_error", "Internal error", "An unexpected error occurred.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _pool_timeout)
+    app.add_exception_handler(ConnectionError, _connection_error)
+    app.add_exception_handler(OSError, _connection_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,74 @@
+"""The ledger invariants of DOMAIN.md section 1, as queries that return the rows breaking them."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+PHYSICAL = "('receiving', 'quarantine', 'storage', 'packing', 'scrap')"
+
+CHECKS: dict[str, str] = {
+    "1. 0 <= reserved <= on_hand for every product and warehouse": """
+        SELECT product_id, warehouse_id, on_hand, reserved FROM stock_level
+         WHERE reserved < 0 OR reserved > on_hand OR on_hand < 0 OR quarantined < 0""",
+    "1. physical locations never go negative": """
+        SELECT location_id, product_id, quantity FROM location_balance WHERE quantity < 0""",
+    "2. every physical location's balance equals the sum of its ledger moves": f"""
+        WITH ledger AS (
+            SELECT location_id, product_id, sum(quantity) AS quantity FROM (
+                SELECT to_location_id AS location_id, product_id, quantity FROM stock_move
+                UNION ALL
+                SELECT from_location_id, product_id, -quantity FROM stock_move) m
+             GROUP BY location_id, product_id)
+        SELECT l.location_id, l.product_id, coalesce(b.quantity, 0) AS balance, l.quantity AS ledger
+          FROM ledger l JOIN location loc ON loc.id = l.location_id AND loc.type IN {PHYSICAL}
+          LEFT JOIN location_balance b ON (b.location_id, b.product_id) = (l.location_id, l.product_id)
+         WHERE coalesce(b.quantity, 0) <> l.quantity
+        UNION ALL
+        SELECT b.location_id, b.product_id, b.quantity, 0 FROM location_balance b
+         WHERE b.quantity <> 0 AND NOT EXISTS (
+            SELECT 1 FROM stock_move m WHERE m.product_id = b.product_id
+               AND b.location_id IN (m.from_location_id, m.to_location_id))""",
+    "2. on_hand and quarantined equal the stock in storage and quarantine locations": """
+        WITH by_type AS (
+            SELECT b.product_id, loc.warehouse_id,
+                   sum(b.quantity) FILTER (WHERE loc.type = 'storage') AS on_hand,
+                   sum(b.quantity) FILTER (WHERE loc.type = 'quarantine') AS quarantined
+              FROM location_balance b JOIN location loc ON loc.id = b.location_id
+             GROUP BY b.product_id, loc.warehouse_id)
+        SELECT s.product_id, s.warehouse_id, s.on_hand, coalesce(t.on_hand, 0) AS in_storage,
+               s.quarantined, coalesce(t.quarantined, 0) AS in_quarantine
+          FROM stock_level s
+          LEFT JOIN by_type t ON (t.product_id, t.warehouse_id) = (s.product_id, s.warehouse_id)
+         WHERE s.on_hand <> coalesce(t.on_hand, 0) OR s.quarantined <> coalesce(t.quarantined, 0)""",
+    "3. reserved equals the sum of active reservations": """
+        SELECT s.product_id, s.warehouse_id, s.reserved, coalesce(r.quantity, 0) AS reservations
+          FROM stock_level s
+          LEFT JOIN (SELECT product_id, warehouse_id, sum(quantity) AS quantity FROM reservation
+                      GROUP BY product_id, warehouse_id) r
+            ON (r.product_id, r.warehouse_id) = (s.product_id, s.warehouse_id)
+         WHERE s.reserved <> coalesce(r.quantity, 0)""",
+    "4. every move conserves quantity (positive, between two distinct locations)": """
+        SELECT id, quantity, from_location_id, to_location_id FROM stock_move
+         WHERE quantity <= 0 OR from_location_id = to_location_id""",
+    "every product has a stock level at every warehouse": """
+        SELECT p.id AS product_id, w.id AS warehouse_id FROM product p CROSS JOIN warehouse w
+         WHERE NOT EXISTS (SELECT 1 FROM stock_level s WHERE s.product_id = p.id AND s.warehouse_id = w.id)""",
+}
+
+
+@dataclass
+class Violation:
+    rule: str
+    rows: list[dict[str, object]]
+
+
+async def find_violations(connection: AsyncConnection, limit: int = 20) -> list[Violation]:
+    """Run every check in one snapshot; return the rules that fail with up to `limit` offending rows."""
+    await connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+    found = []
+    for rule, query in CHECKS.items():
+        rows = (await connection.execute(text(f"SELECT * FROM ({query}) v LIMIT {limit}"))).mappings().all()
+        if rows:
+            found.append(Violation(rule, [dict(r) for r in rows]))
+    return found

@@ -1,0 +1,205 @@
+from typing import Annotated
+
+from fastapi import Header, Path, Query, Response, status
+from sqlmodel import select
+
+from erp.auth import Anyone, CatalogueKeeper, StockKeeper
+from erp.db import SessionDep
+from erp.errors import InvalidRequest
+from erp.inventory import service
+from erp.inventory.models import Location, LocationBalance, Product, StockLevel, StockMove, Warehouse
+from erp.inventory.schemas import (
+    AdjustmentCreate,
+    LocationCreate,
+    LocationOut,
+    LocationStockOut,
+    MoveOut,
+    ProductCreate,
+    ProductOut,
+    ProductUpdate,
+    StockChangeOut,
+    StockLevelOut,
+    TransferCreate,
+    WarehouseCreate,
+    WarehouseOut,
+)
+from erp.pagination import Cursor, Limit, Page, paginate
+from erp.routing import router as make_router
+from erp.schemas import Code, LocationCode, Reference, Sku
+
+router = make_router()
+
+SkuPath = Annotated[Sku, Path(description="Product SKU")]
+CodePath = Annotated[Code, Path(description="Warehouse code")]
+
+
+def product_out(product: Product) -> ProductOut:
+    return ProductOut.model_validate(product, from_attributes=True)
+
+
+def location_out(location: Location, warehouse_code: str) -> LocationOut:
+    return LocationOut(
+        warehouse=warehouse_code,
+        code=location.code,
+        address=f"{warehouse_code}/{location.code}",
+        type=location.type,
+        sequence=location.sequence,
+    )
+
+
+# --- products --------------------------------------------------------------------------------------
+
+
+@router.post("/products", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+async def create_product(body: ProductCreate, actor: CatalogueKeeper, session: SessionDep, response: Response) -> ProductOut:
+    product = await service.create_product(session, body)
+    response.headers["ETag"] = f'"{product.version}"'
+    response.headers["Location"] = f"/api/v1/products/{product.sku}"
+    return product_out(product)
+
+
+@router.get("/products", tags=["inventory"])
+async def list_products(
+    actor: Anyone,
+    session: SessionDep,
+    active: bool | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[ProductOut]:
+    query = select(Product)
+    if active is not None:
+        query = query.where(Product.active == active)
+    return await paginate(session, query, [Product.sku], limit, cursor, lambda r: product_out(r[0]))
+
+
+@router.get("/products/{sku}", tags=["inventory"])
+async def get_product(sku: SkuPath, actor: Anyone, session: SessionDep, response: Response) -> ProductOut:
+    product = await service.get_product(session, sku)
+    response.headers["ETag"] = f'"{product.version}"'
+    return product_out(product)
+
+
+@router.patch("/products/{sku}", tags=["inventory"])
+async def update_product(
+    sku: SkuPath,
+    body: ProductUpdate,
+    actor: CatalogueKeeper,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(max_length=40, description="ETag of the version you edited")] = None,
+) -> ProductOut:
+    expected = None
+    if if_match is not None:
+        digits = if_match.strip().removeprefix("W/").strip('"')
+        if not digits.isdigit() or len(digits) > 9:
+            raise InvalidRequest("If-Match must be an ETag this API issued, like \"3\".")
+        expected = int(digits)
+    product = await service.update_product(session, sku, body, expected)
+    response.headers["ETag"] = f'"{product.version}"'
+    return product_out(product)
+
+
+# --- warehouses and locations ------------------------------------------------------------------------
+
+
+@router.post("/warehouses", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+async def create_warehouse(body: WarehouseCreate, actor: CatalogueKeeper, session: SessionDep) -> WarehouseOut:
+    warehouse = await service.create_warehouse(session, body)
+    return WarehouseOut.model_validate(warehouse, from_attributes=True)
+
+
+@router.get("/warehouses", tags=["inventory"])
+async def list_warehouses(actor: Anyone, session: SessionDep, limit: Limit = 50, cursor: Cursor = None) -> Page[WarehouseOut]:
+    return await paginate(
+        session, select(Warehouse), [Warehouse.code], limit, cursor,
+        lambda r: WarehouseOut.model_validate(r[0], from_attributes=True),
+    )
+
+
+@router.get("/warehouses/{code}", tags=["inventory"])
+async def get_warehouse(code: CodePath, actor: Anyone, session: SessionDep) -> WarehouseOut:
+    return WarehouseOut.model_validate(await service.get_warehouse(session, code), from_attributes=True)
+
+
+@router.post("/warehouses/{code}/locations", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+async def create_location(code: CodePath, body: LocationCreate, actor: StockKeeper, session: SessionDep) -> LocationOut:
+    return location_out(await service.create_location(session, code, body), code)
+
+
+@router.get("/warehouses/{code}/locations", tags=["inventory"])
+async def list_locations(
+    code: CodePath,
+    actor: Anyone,
+    session: SessionDep,
+    type: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[LocationOut]:
+    warehouse = await service.get_warehouse(session, code)
+    query = select(Location).where(Location.warehouse_id == warehouse.id)
+    if type is not None:
+        query = query.where(Location.type == type)
+    return await paginate(session, query, [Location.code], limit, cursor, lambda r: location_out(r[0], code))
+
+
+# --- stock ------------------------------------------------------------------------------------------
+
+
+@router.get("/stock", tags=["inventory"])
+async def list_stock(
+    actor: Anyone,
+    session: SessionDep,
+    sku: Sku | None = None,
+    warehouse: Code | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[StockLevelOut]:
+    query = service.stock_level_query()
+    if sku is not None:
+        query = query.where(Product.sku == sku)
+    if warehouse is not None:
+        query = query.where(Warehouse.code == warehouse)
+    return await paginate(session, query, [Product.sku, Warehouse.code], limit, cursor, service.to_stock_level)
+
+
+@router.get("/stock/moves", tags=["inventory"])
+async def list_moves(
+    actor: Anyone,
+    session: SessionDep,
+    sku: Sku | None = None,
+    reference: Reference | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[MoveOut]:
+    query = service.moves_query()
+    if sku is not None:
+        query = query.where(Product.sku == sku)
+    if reference is not None:
+        query = query.where(StockMove.reference == reference)
+    return await paginate(session, query, [StockMove.id], limit, cursor, service.to_move)
+
+
+@router.get("/stock/{sku}/locations", tags=["inventory"])
+async def list_stock_locations(
+    sku: SkuPath,
+    actor: Anyone,
+    session: SessionDep,
+    warehouse: Code | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[LocationStockOut]:
+    product = await service.get_product(session, sku)
+    query = service.location_stock_query().where(LocationBalance.product_id == product.id, LocationBalance.quantity > 0)
+    if warehouse is not None:
+        query = query.where(Warehouse.code == warehouse)
+    return await paginate(session, query, [Warehouse.code, Location.code], limit, cursor, service.to_location_stock)
+
+
+@router.post("/stock/adjustments", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+async def adjust_stock(body: AdjustmentCreate, actor: StockKeeper, session: SessionDep) -> StockChangeOut:
+    return await service.adjust(session, body, actor.name)
+
+
+@router.post("/stock/transfers", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+async def transfer_stock(body: TransferCreate, actor: StockKeeper, session: SessionDep) -> StockChangeOut:
+    return await service.transfer(session, body, actor.name)

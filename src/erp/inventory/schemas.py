@@ -1,0 +1,149 @@
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from erp.schemas import (
+    MAX_QUANTITY,
+    Barcode,
+    Code,
+    Count,
+    Input,
+    LocationCode,
+    LocationRef,
+    Name,
+    Quantity,
+    Reference,
+    Sku,
+)
+
+ADJUSTMENT_REASONS = ("cycle_count", "damaged", "found", "lost", "expired", "initial_stock", "correction")
+AdjustmentReason = Literal["cycle_count", "damaged", "found", "lost", "expired", "initial_stock", "correction"]
+CreatableLocationType = Literal["storage", "receiving", "quarantine", "packing", "scrap"]
+
+
+class ProductCreate(Input):
+    sku: Sku
+    name: Name
+    barcode: Barcode | None = None
+    reorder_point: Count = 0
+    reorder_max: Count = 0
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _max_covers_point(self) -> "ProductCreate":
+        if self.reorder_max < self.reorder_point:
+            raise ValueError("reorder_max must be at least reorder_point")
+        return self
+
+
+class ProductUpdate(Input):
+    name: Name | None = None
+    barcode: Barcode | None = None
+    reorder_point: Count | None = None
+    reorder_max: Count | None = None
+    active: bool | None = None
+
+
+class ProductOut(BaseModel):
+    sku: str
+    name: str
+    barcode: str | None
+    reorder_point: int
+    reorder_max: int
+    active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime | None
+
+
+class WarehouseCreate(Input):
+    code: Code
+    name: Name
+    priority: int = Field(default=100, ge=0, le=10_000, description="Lower ships first when orders split.")
+    handling_days: int = Field(default=1, ge=0, le=365)
+
+
+class WarehouseOut(BaseModel):
+    code: str
+    name: str
+    priority: int
+    handling_days: int
+    created_at: datetime
+
+
+class LocationCreate(Input):
+    code: LocationCode
+    type: CreatableLocationType = "storage"
+    sequence: int = Field(default=0, ge=0, le=1_000_000, description="Walking order for pick lists.")
+
+
+class LocationOut(BaseModel):
+    warehouse: str
+    code: str
+    address: str
+    type: str
+    sequence: int
+
+
+class StockLevelOut(BaseModel):
+    sku: str
+    warehouse: str
+    on_hand: int
+    reserved: int
+    available: int
+    quarantined: int
+    incoming: int
+    backordered: int
+
+
+class LocationStockOut(BaseModel):
+    warehouse: str
+    location: str
+    type: str
+    quantity: int
+
+
+class AdjustmentCreate(Input):
+    sku: Sku
+    location: LocationRef
+    quantity_delta: int | None = Field(default=None, ge=-MAX_QUANTITY, le=MAX_QUANTITY)
+    counted_quantity: Count | None = None
+    reason: AdjustmentReason
+    reference: Reference | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_quantity(self) -> "AdjustmentCreate":
+        if (self.quantity_delta is None) == (self.counted_quantity is None):
+            raise ValueError("give exactly one of quantity_delta and counted_quantity")
+        if self.quantity_delta == 0:
+            raise ValueError("quantity_delta must not be 0")
+        return self
+
+
+class TransferCreate(Input):
+    sku: Sku
+    from_location: LocationRef
+    to_location: LocationRef
+    quantity: Quantity
+    reference: Reference | None = None
+
+
+class MoveOut(BaseModel):
+    id: int
+    sku: str
+    from_location: str
+    to_location: str
+    quantity: int
+    reason: str
+    reference: str | None
+    actor: str
+    created_at: datetime
+
+
+class StockChangeOut(BaseModel):
+    """What a stock operation did: its ledger moves (none when a count matched) and the balances after."""
+
+    moves: list[MoveOut]
+    locations: list[LocationStockOut]
+    stock: list[StockLevelOut]

@@ -1,0 +1,8 @@
+"""Every table, imported in one place so Alembic and the tests see the whole schema."""
+
+from sqlmodel import SQLModel
+
+import erp.inventory.models  # noqa: F401
+import erp.models  # noqa: F401
+
+metadata = SQLModel.metadata
