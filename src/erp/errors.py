@@ -97,7 +97,7 @@ class ServiceUnavailable(DomainError):
 
 
 HTTP_CODES = {
-    400: ("bad_request", "Bad request"),
+    400: ("malformed_json", "Malformed JSON"),
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
     413: ("payload_too_large", "Payload too large"),

@@ -1,0 +1,76 @@
+"""Roles (DOMAIN.md section 7), table-driven: every endpoint so far, each role allowed or refused."""
+
+import pytest
+
+from erp.models import ROLES
+from tests.builders import given_product, given_stock, given_warehouse
+
+EVERYONE = set(ROLES)
+
+# (method, path, body, roles allowed)
+MATRIX = [
+    ("get", "/products", None, EVERYONE),
+    ("get", "/products/LAP-1", None, EVERYONE),
+    ("post", "/products", {"sku": "NEW-{role}", "name": "n"}, {"admin", "purchasing"}),
+    ("patch", "/products/LAP-1", {"name": "renamed"}, {"admin", "purchasing"}),
+    ("get", "/warehouses", None, EVERYONE),
+    ("get", "/warehouses/MAD-1", None, EVERYONE),
+    ("post", "/warehouses", {"code": "W-{role}", "name": "n"}, {"admin", "purchasing"}),
+    ("get", "/warehouses/MAD-1/locations", None, EVERYONE),
+    ("post", "/warehouses/MAD-1/locations", {"code": "L-{role}"}, {"admin", "warehouse"}),
+    ("get", "/stock", None, EVERYONE),
+    ("get", "/stock/LAP-1/locations", None, EVERYONE),
+    ("get", "/stock/moves", None, EVERYONE),
+    ("post", "/stock/adjustments", {"sku": "LAP-1", "location": "MAD-1/A-01", "quantity_delta": 1, "reason": "found"},
+     {"admin", "warehouse"}),
+    ("post", "/stock/transfers", {"sku": "LAP-1", "from_location": "MAD-1/A-01", "to_location": "MAD-1/A-02",
+                                  "quantity": 1}, {"admin", "warehouse"}),
+    ("get", "/api-keys", None, {"admin"}),
+    ("post", "/api-keys", {"name": "k-{role}", "role": "service"}, {"admin"}),
+]
+
+
+def _fill(body, role):
+    if body is None:
+        return None
+    return {k: v.replace("{role}", role.upper()) if isinstance(v, str) else v for k, v in body.items()}
+
+
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
+async def test_each_role_is_allowed_or_refused_as_the_domain_says(api, method, path, body, allowed):
+    await given_warehouse(api, "MAD-1", bins=("A-01", "A-02"))
+    await given_product(api, "LAP-1")
+    await given_stock(api, "LAP-1", "MAD-1/A-01", 50)
+    for role in ROLES:
+        response = await getattr(api.as_(role), method)(path, **({"json": _fill(body, role)} if body else {}))
+        if role in allowed:
+            assert response.status_code < 400, f"{role} {method} {path}: {response.status_code} {response.text}"
+        else:
+            assert response.status_code == 403, f"{role} {method} {path}: {response.status_code}"
+            assert response.json()["code"] == "forbidden"
+
+
+async def test_missing_or_unknown_key_is_401_with_a_bearer_challenge(client):
+    for headers in ({}, {"Authorization": "Bearer erp_nope"}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer"}):
+        response = await client.get("/products", headers=headers)
+        assert response.status_code == 401, headers
+        assert response.json()["code"] == "unauthenticated"
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_revoked_key_stops_working(api):
+    created = await api.ok("post", "/api-keys", {"name": "temp", "role": "service"})
+    assert created["key"].startswith("erp_")
+    temp = api.as_("service")
+    temp.keys = {**api.keys, "service": created["key"]}
+    assert (await temp.get("/products")).status_code == 200
+    revoked = await api.ok("delete", f"/api-keys/{created['id']}")
+    assert revoked["revoked_at"] is not None
+    assert (await temp.get("/products")).status_code == 401
+    assert (await api.delete(f"/api-keys/{created['id']}")).status_code == 404
+
+
+async def test_keys_are_listed_without_their_secret(api):
+    page = await api.ok("get", "/api-keys")
+    assert {k["role"] for k in page["items"]} == EVERYONE
+    assert all("key" not in k and "key_hash" not in k for k in page["items"])
