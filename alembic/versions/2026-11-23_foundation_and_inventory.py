@@ -65,6 +65,14 @@ CREATE TRIGGER stock_move_apply AFTER INSERT ON stock_move
     FOR EACH ROW EXECUTE FUNCTION apply_stock_move();
 """
 
+# What GET /stock reads. Later modules redefine it to add supply (`incoming`) and demand (`backordered`).
+STOCK_POSITION = """
+CREATE VIEW stock_position AS
+SELECT product_id, warehouse_id, on_hand, reserved, on_hand - reserved AS available, quarantined,
+       0::bigint AS incoming, 0::bigint AS backordered
+  FROM stock_level
+"""
+
 APPEND_ONLY = """
 CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -181,10 +189,8 @@ def upgrade() -> None:
     sa.Column('on_hand', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('reserved', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('quarantined', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
-    sa.Column('incoming', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
-    sa.Column('backordered', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.CheckConstraint('on_hand >= 0', name=op.f('ck_stock_level_on_hand_nonnegative')),
-    sa.CheckConstraint('quarantined >= 0 AND incoming >= 0 AND backordered >= 0', name=op.f('ck_stock_level_nonnegative')),
+    sa.CheckConstraint('quarantined >= 0', name=op.f('ck_stock_level_quarantined_nonnegative')),
     sa.CheckConstraint('reserved >= 0 AND reserved <= on_hand', name=op.f('ck_stock_level_reserved_within_on_hand')),
     sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_stock_level_product_id_product')),
     sa.ForeignKeyConstraint(['warehouse_id'], ['warehouse.id'], name=op.f('fk_stock_level_warehouse_id_warehouse')),
@@ -218,11 +224,12 @@ def upgrade() -> None:
     )
     op.create_index('ix_stock_move_product_id', 'stock_move', ['product_id', 'id'], unique=False)
     op.create_index('ix_stock_move_reference', 'stock_move', ['reference'], unique=False)
-    for statement in (APPLY_STOCK_MOVE + "---" + APPEND_ONLY).split("---"):
+    for statement in (APPLY_STOCK_MOVE + "---" + STOCK_POSITION + "---" + APPEND_ONLY).split("---"):
         op.execute(statement)
 
 
 def downgrade() -> None:
+    op.execute("DROP VIEW stock_position")
     op.execute("DROP TRIGGER event_append_only ON event")
     op.execute("DROP TRIGGER stock_move_append_only ON stock_move")
     op.execute("DROP TRIGGER stock_move_apply ON stock_move")

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, UniqueConstraint, column, table, text
 from sqlmodel import Field, SQLModel
 
 from erp.models import created_at, timestamp
@@ -94,13 +94,17 @@ class LocationBalance(SQLModel, table=True):
 
 
 class StockLevel(SQLModel, table=True):
-    """Per product and warehouse; `on_hand`/`quarantined` kept by the ledger trigger, `reserved` by reservations."""
+    """Per product and warehouse; `on_hand`/`quarantined` kept by the ledger trigger, `reserved` by reservations.
+
+    `incoming` and `backordered` are not counters here: they are summed from open PO lines and order lines
+    when read, so there is nothing to drift.
+    """
 
     __tablename__ = "stock_level"
     __table_args__ = (
         CheckConstraint("on_hand >= 0", name="on_hand_nonnegative"),
         CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
-        CheckConstraint("quarantined >= 0 AND incoming >= 0 AND backordered >= 0", name="nonnegative"),
+        CheckConstraint("quarantined >= 0", name="quarantined_nonnegative"),
     )
 
     product_id: int = Field(sa_column=Column(ForeignKey("product.id"), primary_key=True))
@@ -108,8 +112,6 @@ class StockLevel(SQLModel, table=True):
     on_hand: int = quantity()
     reserved: int = quantity()
     quarantined: int = quantity()
-    incoming: int = quantity()
-    backordered: int = quantity()
 
 
 class Reservation(SQLModel, table=True):
@@ -131,3 +133,12 @@ class Reservation(SQLModel, table=True):
     quantity: int = Field(sa_type=BigInteger)
     created_at: datetime | None = created_at()
     expires_at: datetime | None = timestamp()
+
+
+# A view (see the migrations), not a table: stock levels with supply and demand summed in.
+stock_position = table(
+    "stock_position",
+    *(column(name) for name in (
+        "product_id", "warehouse_id", "on_hand", "reserved", "available", "quarantined", "incoming", "backordered"
+    )),
+)

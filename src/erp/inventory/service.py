@@ -22,6 +22,7 @@ from erp.inventory.models import (
     StockMove,
     Warehouse,
 )
+from erp.inventory.models import stock_position as position
 from erp.inventory.schemas import (
     AdjustmentCreate,
     LocationCreate,
@@ -295,15 +296,16 @@ def stock_level_query() -> Any:
         select(
             Product.sku,
             Warehouse.code.label("warehouse"),
-            StockLevel.on_hand,
-            StockLevel.reserved,
-            (StockLevel.on_hand - StockLevel.reserved).label("available"),
-            StockLevel.quarantined,
-            StockLevel.incoming,
-            StockLevel.backordered,
+            position.c.on_hand,
+            position.c.reserved,
+            position.c.available,
+            position.c.quarantined,
+            position.c.incoming,
+            position.c.backordered,
         )
-        .join(Product, Product.id == StockLevel.product_id)
-        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+        .select_from(position)
+        .join(Product, Product.id == position.c.product_id)
+        .join(Warehouse, Warehouse.id == position.c.warehouse_id)
     )
 
 
@@ -385,7 +387,7 @@ async def stock_change(
     levels = (
         await session.execute(
             stock_level_query()
-            .where(StockLevel.product_id == product_id, StockLevel.warehouse_id.in_(warehouse_ids))
+            .where(position.c.product_id == product_id, position.c.warehouse_id.in_(warehouse_ids))
             .order_by(Warehouse.code)
         )
     ).all()
