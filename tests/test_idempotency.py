@@ -2,8 +2,8 @@ import asyncio
 
 from sqlalchemy import text
 
-from erp.routing import router
 from erp.db import SessionDep
+from erp.routing import router
 from tests.builders import given_product, given_stock, given_warehouse
 
 ADJUST = {"sku": "LAP-1", "location": "MAD-1/A-01", "quantity_delta": 5, "reason": "found"}

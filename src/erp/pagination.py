@@ -54,7 +54,7 @@ async def paginate(
         after = decode_cursor(cursor, len(keys))
         statement = statement.where(tuple_(*keys) > tuple_(*after))
     labels = [f"_cursor_{i}" for i in range(len(keys))]
-    statement = statement.add_columns(*(key.label(label) for key, label in zip(keys, labels)))
+    statement = statement.add_columns(*(key.label(label) for key, label in zip(keys, labels, strict=True)))
     rows = (await session.execute(statement.order_by(*keys).limit(limit + 1))).all()
     more = len(rows) > limit
     rows = rows[:limit]

@@ -7,7 +7,7 @@ from erp.auth import Anyone, CatalogueKeeper, StockKeeper
 from erp.db import SessionDep
 from erp.errors import InvalidRequest
 from erp.inventory import service
-from erp.inventory.models import Location, LocationBalance, Product, StockLevel, StockMove, Warehouse
+from erp.inventory.models import Location, LocationBalance, Product, StockMove, Warehouse
 from erp.inventory.schemas import (
     AdjustmentCreate,
     LocationCreate,
@@ -25,7 +25,7 @@ from erp.inventory.schemas import (
 )
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
-from erp.schemas import Code, LocationCode, Reference, Sku
+from erp.schemas import Code, Reference, Sku
 
 router = make_router()
 

@@ -18,7 +18,6 @@ from erp.inventory.models import (
     Location,
     LocationBalance,
     Product,
-    StockLevel,
     StockMove,
     Warehouse,
 )

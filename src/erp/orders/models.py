@@ -1,0 +1,150 @@
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Date, Index, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from erp.models import created_at, timestamp
+
+CHANNELS = ("web", "phone", "email", "chat", "social", "store", "api")
+ORDER_STATUSES = (
+    "confirmed", "backordered", "picking", "packed", "partially_shipped", "shipped", "delivered", "cancelled",
+)
+PROMISE_BASES = ("in_stock", "incoming_supply", "supplier_lead_time", "cannot_promise")
+
+
+class SalesOrder(SQLModel, table=True):
+    __tablename__ = "sales_order"
+    __table_args__ = (
+        CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
+        CheckConstraint(f"status IN {ORDER_STATUSES}", name="status"),
+        Index("uq_sales_order_channel_external_ref", "channel", "external_ref", unique=True,
+              postgresql_where=text("external_ref IS NOT NULL")),
+        Index("ix_sales_order_customer_email", "customer_email"),
+        Index("ix_sales_order_status", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(
+        max_length=20, unique=True,
+        sa_column_kwargs={"server_default": text("'SO-' || lpad(nextval('sales_order_number_seq')::text, 6, '0')")},
+    )
+    channel: str = Field(max_length=20)
+    status: str = Field(max_length=20)
+    customer_name: str = Field(max_length=200)
+    customer_email: str = Field(max_length=254)
+    customer_phone: str | None = Field(default=None, max_length=40)
+    ship_to: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
+    external_ref: str | None = Field(default=None, max_length=64)
+    allow_backorder: bool = True
+    created_by: str = Field(max_length=100)
+    version: int = 1
+    created_at: datetime | None = created_at()
+    updated_at: datetime | None = timestamp()
+    delivered_at: datetime | None = timestamp()
+
+
+class OrderLine(SQLModel, table=True):
+    """Where every unit of a line is: ordered = cancelled + backordered + reserved + picked.
+
+    `reserved` is not stored: it is the sum of the line's reservations. Of the picked units, `packed`
+    passed the second person's verification, `shipped` left with a carrier.
+    """
+
+    __tablename__ = "order_line"
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_no"),
+        CheckConstraint(
+            "quantity > 0 AND cancelled >= 0 AND backordered >= 0 AND picked >= 0"
+            " AND cancelled + backordered + picked <= quantity",
+            name="quantities",
+        ),
+        CheckConstraint("shipped >= 0 AND packed >= shipped AND picked >= packed", name="fulfilment"),
+        CheckConstraint("returned >= 0 AND returned <= shipped", name="returned"),
+        CheckConstraint(f"promise_basis IN {PROMISE_BASES}", name="promise_basis"),
+        Index("ix_order_line_backordered", "product_id", "id", postgresql_where=text("backordered > 0")),
+        Index("ix_order_line_product_id", "product_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="sales_order.id")
+    line_no: int
+    product_id: int = Field(foreign_key="product.id")
+    quantity: int = Field(sa_type=BigInteger)
+    cancelled: int = Field(default=0, sa_type=BigInteger)
+    backordered: int = Field(default=0, sa_type=BigInteger)
+    # The warehouse the backordered units will ship from once supply arrives.
+    backorder_warehouse_id: int | None = Field(default=None, foreign_key="warehouse.id")
+    picked: int = Field(default=0, sa_type=BigInteger)
+    packed: int = Field(default=0, sa_type=BigInteger)
+    shipped: int = Field(default=0, sa_type=BigInteger)
+    returned: int = Field(default=0, sa_type=BigInteger)
+    promised_date: date | None = Field(default=None, sa_type=Date)
+    promise_basis: str = Field(max_length=20)
+    promise_reason: str = Field(max_length=300)
+
+
+class PickList(SQLModel, table=True):
+    __tablename__ = "pick_list"
+    __table_args__ = (CheckConstraint("status IN ('open', 'completed')", name="status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    warehouse_id: int = Field(foreign_key="warehouse.id")
+    status: str = Field(default="open", max_length=20)
+    created_by: str = Field(max_length=100)
+    created_at: datetime | None = created_at()
+    completed_at: datetime | None = timestamp()
+
+
+class PickListLine(SQLModel, table=True):
+    """Pick `quantity` of a product from one bin for one order line; `short` is what the bin lacked."""
+
+    __tablename__ = "pick_list_line"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0 AND picked >= 0 AND short >= 0 AND picked + short <= quantity", name="quantities"),
+        Index("ix_pick_list_line_pick_list_id", "pick_list_id", "position"),
+        Index("ix_pick_list_line_order_line_id", "order_line_id"),
+        Index("ix_pick_list_line_open_bin", "location_id", "product_id", postgresql_where=text("picked + short < quantity")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pick_list_id: int = Field(foreign_key="pick_list.id")
+    position: int
+    order_line_id: int = Field(foreign_key="order_line.id")
+    product_id: int = Field(foreign_key="product.id")
+    location_id: int = Field(foreign_key="location.id")
+    quantity: int = Field(sa_type=BigInteger)
+    picked: int = Field(default=0, sa_type=BigInteger)
+    short: int = Field(default=0, sa_type=BigInteger)
+    picked_by: str | None = Field(default=None, max_length=100)
+
+
+class Shipment(SQLModel, table=True):
+    __tablename__ = "shipment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="sales_order.id", index=True)
+    carrier: str = Field(max_length=60)
+    tracking_number: str = Field(max_length=100)
+    lines: list[dict[str, Any]] = Field(sa_type=JSONB)
+    created_by: str = Field(max_length=100)
+    created_at: datetime | None = created_at()
+
+
+class Contact(SQLModel, table=True):
+    """One customer interaction about an order: a touch."""
+
+    __tablename__ = "order_contact"
+    __table_args__ = (
+        CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
+        CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    order_id: int = Field(foreign_key="sales_order.id", index=True)
+    channel: str = Field(max_length=20)
+    direction: str = Field(max_length=10)
+    summary: str = Field(max_length=2000)
+    rep: str = Field(max_length=100)
+    created_at: datetime | None = created_at()
