@@ -51,6 +51,19 @@ CHECKS: dict[str, str] = {
     "4. every move conserves quantity (positive, between two distinct locations)": """
         SELECT id, quantity, from_location_id, to_location_id FROM stock_move
          WHERE quantity <= 0 OR from_location_id = to_location_id""",
+    "every unit of an order line is accounted for: ordered = cancelled + backordered + reserved + picked": """
+        SELECT l.id, l.quantity, l.cancelled, l.backordered, coalesce(r.quantity, 0) AS reserved, l.picked
+          FROM order_line l
+          LEFT JOIN (SELECT owner_id, sum(quantity) AS quantity FROM reservation WHERE owner_type = 'order_line'
+                      GROUP BY owner_id) r ON r.owner_id = l.id
+         WHERE l.quantity <> l.cancelled + l.backordered + coalesce(r.quantity, 0) + l.picked""",
+    "picked >= packed >= shipped >= returned, and picks confirmed on pick lists add up to picked": """
+        SELECT l.id, l.picked, l.packed, l.shipped, l.returned, coalesce(p.picked, 0) AS on_pick_lists
+          FROM order_line l
+          LEFT JOIN (SELECT order_line_id, sum(picked) AS picked FROM pick_list_line GROUP BY order_line_id) p
+            ON p.order_line_id = l.id
+         WHERE NOT (l.picked >= l.packed AND l.packed >= l.shipped AND l.shipped >= l.returned)
+            OR l.picked <> coalesce(p.picked, 0)""",
     "every product has a stock level at every warehouse": """
         SELECT p.id AS product_id, w.id AS warehouse_id FROM product p CROSS JOIN warehouse w
          WHERE NOT EXISTS (SELECT 1 FROM stock_level s WHERE s.product_id = p.id AND s.warehouse_id = w.id)""",

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Index, LargeBinary, func
+from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Index, LargeBinary, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -24,6 +24,15 @@ def created_at() -> Any:
         sa_column_kwargs={"server_default": func.now(), "nullable": False},
         sa_type=DateTime(timezone=True),
     )
+
+
+def counter(default: int = 0) -> Any:
+    """A bigint quantity defaulting to `default` in Python and in the database alike."""
+    return Field(default=default, sa_type=BigInteger, sa_column_kwargs={"server_default": text(str(default))})
+
+
+def flag(default: bool) -> Any:
+    return Field(default=default, sa_column_kwargs={"server_default": text("true" if default else "false")})
 
 
 def timestamp(nullable: bool = True) -> Any:

@@ -13,15 +13,11 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from erp.models import created_at, timestamp
+from erp.models import counter, created_at, timestamp
 
 PHYSICAL_TYPES = ("receiving", "quarantine", "storage", "packing", "scrap")
 VIRTUAL_TYPES = ("supplier", "customer", "adjustment")
 LOCATION_TYPES = PHYSICAL_TYPES + VIRTUAL_TYPES
-
-
-def quantity(default: int = 0) -> int:
-    return Field(default=default, sa_type=BigInteger, sa_column_kwargs={"server_default": text(str(default))})
 
 
 class Product(SQLModel, table=True):
@@ -100,7 +96,7 @@ class LocationBalance(SQLModel, table=True):
 
     location_id: int = Field(sa_column=Column(ForeignKey("location.id"), primary_key=True))
     product_id: int = Field(sa_column=Column(ForeignKey("product.id"), primary_key=True))
-    quantity: int = quantity()
+    quantity: int = counter()
 
 
 class StockLevel(SQLModel, table=True):
@@ -119,9 +115,9 @@ class StockLevel(SQLModel, table=True):
 
     product_id: int = Field(sa_column=Column(ForeignKey("product.id"), primary_key=True))
     warehouse_id: int = Field(sa_column=Column(ForeignKey("warehouse.id"), primary_key=True))
-    on_hand: int = quantity()
-    reserved: int = quantity()
-    quarantined: int = quantity()
+    on_hand: int = counter()
+    reserved: int = counter()
+    quarantined: int = counter()
 
 
 class Reservation(SQLModel, table=True):

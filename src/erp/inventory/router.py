@@ -1,3 +1,4 @@
+from datetime import date
 from typing import Annotated
 
 from fastapi import Header, Path, Query, Response, status
@@ -6,10 +7,13 @@ from sqlmodel import select
 from erp.auth import Anyone, CatalogueKeeper, StockKeeper
 from erp.db import SessionDep
 from erp.errors import InvalidRequest
-from erp.inventory import service
+from erp.inventory import availability, service
 from erp.inventory.models import Location, LocationBalance, Product, StockMove, Warehouse
 from erp.inventory.schemas import (
     AdjustmentCreate,
+    AvailabilityCheck,
+    AvailabilityCheckOut,
+    AvailabilityOut,
     LocationCreate,
     LocationOut,
     LocationStockOut,
@@ -25,7 +29,7 @@ from erp.inventory.schemas import (
 )
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
-from erp.schemas import Code, Reference, Sku
+from erp.schemas import MAX_QUANTITY, Code, Reference, Sku
 
 router = make_router()
 
@@ -203,3 +207,28 @@ async def adjust_stock(body: AdjustmentCreate, actor: StockKeeper, session: Sess
 @router.post("/stock/transfers", status_code=status.HTTP_201_CREATED, tags=["inventory"])
 async def transfer_stock(body: TransferCreate, actor: StockKeeper, session: SessionDep) -> StockChangeOut:
     return await service.transfer(session, body, actor.name)
+
+
+# --- available to promise ---------------------------------------------------------------------------
+
+
+@router.get("/availability/{sku}", tags=["availability"])
+async def get_availability(
+    sku: SkuPath,
+    actor: Anyone,
+    session: SessionDep,
+    quantity: Annotated[int, Query(ge=1, le=MAX_QUANTITY)] = 1,
+    warehouse: Code | None = None,
+) -> AvailabilityOut:
+    """What can be promised now and by date, without reserving anything."""
+    found = await availability.load(session, [sku], warehouse)
+    return availability.answer(found[sku], quantity, date.today())
+
+
+@router.post("/availability/check", tags=["availability"])
+async def check_availability(body: AvailabilityCheck, actor: Anyone, session: SessionDep) -> AvailabilityCheckOut:
+    """Per line, what can be promised and when, without reserving. Changes nothing."""
+    found = await availability.load(session, sorted({line.sku for line in body.lines}), body.warehouse)
+    today = date.today()
+    lines = [availability.answer(found[line.sku], line.quantity, today) for line in body.lines]
+    return AvailabilityCheckOut(lines=lines, all_in_stock=all(x.promise_basis == "in_stock" for x in lines))

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -147,3 +147,44 @@ class StockChangeOut(BaseModel):
     moves: list[MoveOut]
     locations: list[LocationStockOut]
     stock: list[StockLevelOut]
+
+
+class WarehouseAvailabilityOut(BaseModel):
+    warehouse: str
+    available: int = Field(description="On hand and not reserved.")
+    backordered: int = Field(description="Demand already waiting here, which claims stock first.")
+    handling_days: int
+
+
+class ProjectionPointOut(BaseModel):
+    date: date
+    available: int = Field(description="Units promisable by this date.")
+    supply: str | None = Field(description="The supply that arrives on this date.")
+
+
+class AvailabilityOut(BaseModel):
+    sku: str
+    quantity: int
+    available_now: int = Field(description="Units promisable from stock now.")
+    can_promise: bool
+    promise_date: date | None
+    promise_basis: Literal["in_stock", "incoming_supply", "supplier_lead_time", "cannot_promise"]
+    reason: str
+    estimated: bool
+    warehouses: list[WarehouseAvailabilityOut]
+    projection: list[ProjectionPointOut]
+
+
+class AvailabilityLine(Input):
+    sku: Sku
+    quantity: Quantity
+
+
+class AvailabilityCheck(Input):
+    lines: list[AvailabilityLine] = Field(min_length=1, max_length=500)
+    warehouse: Code | None = None
+
+
+class AvailabilityCheckOut(BaseModel):
+    lines: list[AvailabilityOut]
+    all_in_stock: bool

@@ -4,7 +4,7 @@ Lock order, kept by every operation that changes stock so that concurrent ones c
 stock_level rows first, by (product_id, warehouse_id); everything else after.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, text
@@ -34,6 +34,17 @@ from erp.inventory.schemas import (
     TransferCreate,
     WarehouseCreate,
 )
+
+# Called with (session, product ids, actor) after stock became sellable outside of any order's work,
+# so waiting demand (backorders) can claim it first. The orders module registers itself here.
+StockAddedHook = Callable[[AsyncSession, list[int], str], Awaitable[Any]]
+stock_added_hooks: list[StockAddedHook] = []
+
+
+async def stock_added(session: AsyncSession, product_ids: list[int], actor: str) -> None:
+    for hook in stock_added_hooks:
+        await hook(session, product_ids, actor)
+
 
 # Locations every warehouse gets when it is created: (code, type).
 STANDARD_LOCATIONS = (
@@ -167,17 +178,34 @@ async def location_of_type(session: AsyncSession, warehouse_id: int, type_: str)
 
 
 async def lock_stock_levels(session: AsyncSession, pairs: Iterable[tuple[int, int]]) -> None:
-    """Lock (product_id, warehouse_id) stock-level rows in the one global order. Call before any move."""
-    ordered = sorted(set(pairs))
-    if not ordered:
+    """Lock stock-level rows in the one global order: by product, then warehouse priority, then id.
+
+    Every operation that changes stock calls this before anything else (order placement reserves in
+    the same order), so two operations can never wait on each other in a cycle.
+    """
+    pairs = sorted(set(pairs))
+    if not pairs:
         return
     await session.execute(
         text(
-            "SELECT 1 FROM stock_level WHERE (product_id, warehouse_id) IN"
+            "SELECT 1 FROM stock_level s JOIN warehouse w ON w.id = s.warehouse_id"
+            " WHERE (s.product_id, s.warehouse_id) IN"
             " (SELECT * FROM unnest(CAST(:products AS int[]), CAST(:warehouses AS int[])))"
-            " ORDER BY product_id, warehouse_id FOR UPDATE"
+            " ORDER BY s.product_id, w.priority, w.id FOR UPDATE OF s"
         ),
-        {"products": [p for p, _ in ordered], "warehouses": [w for _, w in ordered]},
+        {"products": [p for p, _ in pairs], "warehouses": [w for _, w in pairs]},
+    )
+
+
+async def lock_products_everywhere(session: AsyncSession, product_ids: Iterable[int]) -> None:
+    """Lock a product's stock level at every warehouse (for work that may reallocate between them)."""
+    await session.execute(
+        text(
+            "SELECT 1 FROM stock_level s JOIN warehouse w ON w.id = s.warehouse_id"
+            " WHERE s.product_id = ANY(CAST(:products AS int[]))"
+            " ORDER BY s.product_id, w.priority, w.id FOR UPDATE OF s"
+        ),
+        {"products": sorted(set(product_ids))},
     )
 
 
@@ -237,7 +265,7 @@ async def adjust(session: AsyncSession, data: AdjustmentCreate, actor: str) -> S
     location, warehouse = await resolve_location(session, data.location)
     if location.type not in PHYSICAL_TYPES:
         raise InvalidRequest(f"{data.location} is a virtual location; adjust a physical one.")
-    await lock_stock_levels(session, [(product.id, warehouse.id)])
+    await lock_products_everywhere(session, [product.id])
     delta = data.quantity_delta
     if delta is None:
         delta = data.counted_quantity - await location_quantity(session, location.id, product.id)
@@ -258,6 +286,8 @@ async def adjust(session: AsyncSession, data: AdjustmentCreate, actor: str) -> S
                 reference=data.reference,
             )
         )
+    if delta > 0 and location.type == "storage":
+        await stock_added(session, [product.id], actor)
     return await stock_change(session, move_ids, product.id, [location.id], [warehouse.id])
 
 
@@ -270,7 +300,7 @@ async def transfer(session: AsyncSession, data: TransferCreate, actor: str) -> S
             raise InvalidRequest(f"{address} is a virtual location; transfers move stock between physical ones.")
     if source.id == target.id:
         raise InvalidRequest("from_location and to_location are the same.")
-    await lock_stock_levels(session, [(product.id, source_warehouse.id), (product.id, target_warehouse.id)])
+    await lock_products_everywhere(session, [product.id])
     move_id = await _guarded_move(
         session,
         f"Transferring {data.quantity} {data.sku} from {data.from_location}",
@@ -282,6 +312,8 @@ async def transfer(session: AsyncSession, data: TransferCreate, actor: str) -> S
         actor=actor,
         reference=data.reference,
     )
+    if target.type == "storage" and (source.type != "storage" or source_warehouse.id != target_warehouse.id):
+        await stock_added(session, [product.id], actor)
     return await stock_change(
         session, [move_id], product.id, [source.id, target.id], [source_warehouse.id, target_warehouse.id]
     )

@@ -5,7 +5,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, Date, Index, UniqueC
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from erp.models import created_at, timestamp
+from erp.models import counter, created_at, flag, timestamp
 
 CHANNELS = ("web", "phone", "email", "chat", "social", "store", "api")
 ORDER_STATUSES = (
@@ -37,9 +37,9 @@ class SalesOrder(SQLModel, table=True):
     customer_phone: str | None = Field(default=None, max_length=40)
     ship_to: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
     external_ref: str | None = Field(default=None, max_length=64)
-    allow_backorder: bool = True
+    allow_backorder: bool = flag(True)
     created_by: str = Field(max_length=100)
-    version: int = 1
+    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
     created_at: datetime | None = created_at()
     updated_at: datetime | None = timestamp()
     delivered_at: datetime | None = timestamp()
@@ -72,14 +72,14 @@ class OrderLine(SQLModel, table=True):
     line_no: int
     product_id: int = Field(foreign_key="product.id")
     quantity: int = Field(sa_type=BigInteger)
-    cancelled: int = Field(default=0, sa_type=BigInteger)
-    backordered: int = Field(default=0, sa_type=BigInteger)
+    cancelled: int = counter()
+    backordered: int = counter()
     # The warehouse the backordered units will ship from once supply arrives.
     backorder_warehouse_id: int | None = Field(default=None, foreign_key="warehouse.id")
-    picked: int = Field(default=0, sa_type=BigInteger)
-    packed: int = Field(default=0, sa_type=BigInteger)
-    shipped: int = Field(default=0, sa_type=BigInteger)
-    returned: int = Field(default=0, sa_type=BigInteger)
+    picked: int = counter()
+    packed: int = counter()
+    shipped: int = counter()
+    returned: int = counter()
     promised_date: date | None = Field(default=None, sa_type=Date)
     promise_basis: str = Field(max_length=20)
     promise_reason: str = Field(max_length=300)
@@ -91,7 +91,7 @@ class PickList(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     warehouse_id: int = Field(foreign_key="warehouse.id")
-    status: str = Field(default="open", max_length=20)
+    status: str = Field(default="open", max_length=20, sa_column_kwargs={"server_default": "open"})
     created_by: str = Field(max_length=100)
     created_at: datetime | None = created_at()
     completed_at: datetime | None = timestamp()
@@ -115,9 +115,11 @@ class PickListLine(SQLModel, table=True):
     product_id: int = Field(foreign_key="product.id")
     location_id: int = Field(foreign_key="location.id")
     quantity: int = Field(sa_type=BigInteger)
-    picked: int = Field(default=0, sa_type=BigInteger)
-    short: int = Field(default=0, sa_type=BigInteger)
+    picked: int = counter()
+    short: int = counter()
     picked_by: str | None = Field(default=None, max_length=100)
+    # The API key that picked, so packing can insist on a second person.
+    picked_by_key_id: int | None = None
 
 
 class Shipment(SQLModel, table=True):

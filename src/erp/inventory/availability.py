@@ -1,0 +1,187 @@
+"""Available-to-promise: what can be promised, by when, and why (DOMAIN.md section 2).
+
+The rules are pure functions over plain data; the loader reads that data in one query. Dated supply
+(open purchase-order lines) plugs in through `Supply`: nothing here knows where it comes from.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from erp.errors import NotFound
+
+if TYPE_CHECKING:
+    from erp.inventory.schemas import AvailabilityOut
+
+
+@dataclass(frozen=True, slots=True)
+class WarehouseStock:
+    warehouse_id: int
+    code: str
+    priority: int
+    handling_days: int
+    available: int  # on hand and not reserved: what a reservation can take now
+    backordered: int = 0  # demand already waiting here, which claims stock before any new order
+
+
+@dataclass(frozen=True, slots=True)
+class Supply:
+    """Quantity due into a warehouse on a date, not yet claimed by earlier backorders."""
+
+    due: date
+    quantity: int
+    reference: str
+    warehouse_id: int
+    code: str
+    handling_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    date: date | None
+    basis: str  # in_stock | incoming_supply | supplier_lead_time | cannot_promise
+    reason: str
+    estimated: bool = False
+    supply_reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionPoint:
+    date: date
+    available: int
+    reference: str | None = None
+
+
+@dataclass(slots=True)
+class Availability:
+    sku: str
+    product_id: int
+    stock: list[WarehouseStock]
+    supply: list[Supply] = field(default_factory=list)
+    lead_time_days: int | None = None
+    active: bool = True
+
+    @property
+    def available_now(self) -> int:
+        """Units promisable from stock now: what is unreserved, less what earlier backorders claim."""
+        return max(0, sum(s.available for s in self.stock) - sum(s.backordered for s in self.stock))
+
+
+def by_priority(stock: Sequence[WarehouseStock]) -> list[WarehouseStock]:
+    return sorted(stock, key=lambda s: (s.priority, s.warehouse_id))
+
+
+def in_stock_promise(takes: Sequence[tuple[WarehouseStock, int]], today: date) -> Promise:
+    """The promise for units reserved now: ready after the slowest warehouse's handling time."""
+    used = [s for s, quantity in takes if quantity > 0]
+    days = max(s.handling_days for s in used)
+    codes = " and ".join(dict.fromkeys(s.code for s in used))
+    return Promise(today + timedelta(days=days), "in_stock", f"in stock at {codes}")
+
+
+def promise(quantity: int, availability: Availability, today: date) -> Promise:
+    """When `quantity` units can be promised: from stock now, else dated supply, else lead time."""
+    if quantity > availability.available_now:
+        return backorder_promise(quantity - availability.available_now, availability, today)
+    remaining, takes = quantity, []
+    for stock in by_priority(availability.stock):
+        take = min(remaining, max(stock.available, 0))
+        if take:
+            takes.append((stock, take))
+            remaining -= take
+    return in_stock_promise(takes, today)
+
+
+def backorder_promise(missing: int, availability: Availability, today: date) -> Promise:
+    """The promise for `missing` units that stock cannot cover now."""
+    covered = 0
+    for lot in sorted(availability.supply, key=lambda s: (s.due, s.reference)):
+        covered += lot.quantity
+        if covered >= missing:
+            ready = max(lot.due, today) + timedelta(days=lot.handling_days)
+            return Promise(
+                ready, "incoming_supply", f"waiting for {lot.reference}, due {lot.due.isoformat()}",
+                supply_reference=lot.reference,
+            )
+    if availability.lead_time_days is not None:
+        handling = min((s.handling_days for s in availability.stock), default=0)
+        return Promise(
+            today + timedelta(days=availability.lead_time_days + handling),
+            "supplier_lead_time",
+            f"estimated from the preferred supplier's lead time of {availability.lead_time_days} days",
+            estimated=True,
+        )
+    return Promise(
+        None, "cannot_promise",
+        f"{missing} not in stock ({availability.available_now} available now) and no supply planned",
+    )
+
+
+def projection(availability: Availability, today: date) -> list[ProjectionPoint]:
+    """Units that can be promised by each date: stock now, then each dated supply as it arrives."""
+    points = [ProjectionPoint(today, availability.available_now)]
+    running = availability.available_now
+    for lot in sorted(availability.supply, key=lambda s: (s.due, s.reference)):
+        running += lot.quantity
+        points.append(ProjectionPoint(max(lot.due, today), running, lot.reference))
+    return points
+
+
+STOCK = """
+SELECT p.id AS product_id, p.sku, p.name, p.active, w.id AS warehouse_id, w.code, w.priority, w.handling_days,
+       s.available, s.backordered
+  FROM product p JOIN stock_position s ON s.product_id = p.id JOIN warehouse w ON w.id = s.warehouse_id
+"""
+BY_SKU = text(STOCK + " WHERE p.sku = ANY(:skus) AND (CAST(:warehouse AS text) IS NULL OR w.code = :warehouse)")
+BY_PRODUCT = text(STOCK + " WHERE p.id = ANY(:ids)")
+
+
+def _collect(rows: Sequence[Any], key: str) -> dict[Any, Availability]:
+    found: dict[Any, Availability] = {}
+    for row in rows:
+        entry = found.setdefault(getattr(row, key), Availability(row.sku, row.product_id, [], active=row.active))
+        entry.stock.append(WarehouseStock(
+            row.warehouse_id, row.code, row.priority, row.handling_days, row.available, row.backordered))
+    return found
+
+
+async def load(session: AsyncSession, skus: Sequence[str], warehouse: str | None = None) -> dict[str, Availability]:
+    """Availability of each sku, in one query; 404 for a sku (or warehouse) that does not exist."""
+    found = _collect((await session.execute(BY_SKU, {"skus": list(skus), "warehouse": warehouse})).all(), "sku")
+    missing = sorted(set(skus) - found.keys())
+    if missing:
+        where = f" at warehouse {warehouse!r}" if warehouse else ""
+        raise NotFound(f"No product {', '.join(missing)}{where}.")
+    return found
+
+
+async def load_products(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, Availability]:
+    return _collect((await session.execute(BY_PRODUCT, {"ids": list(product_ids)})).all(), "product_id")
+
+
+def answer(availability: Availability, quantity: int, today: date) -> "AvailabilityOut":
+    """What a rep says when asked for `quantity` units."""
+    from erp.inventory.schemas import AvailabilityOut, ProjectionPointOut, WarehouseAvailabilityOut
+
+    promised = promise(quantity, availability, today)
+    return AvailabilityOut(
+        sku=availability.sku,
+        quantity=quantity,
+        available_now=availability.available_now,
+        can_promise=promised.date is not None,
+        promise_date=promised.date,
+        promise_basis=promised.basis,
+        reason=promised.reason,
+        estimated=promised.estimated,
+        warehouses=[
+            WarehouseAvailabilityOut(warehouse=s.code, available=s.available, backordered=s.backordered,
+                                     handling_days=s.handling_days)
+            for s in by_priority(availability.stock)
+        ],
+        projection=[ProjectionPointOut(date=p.date, available=p.available, supply=p.reference)
+                    for p in projection(availability, today)],
+    )

@@ -1,0 +1,15 @@
+from datetime import date
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from erp.inventory import service as inventory
+
+
+async def _fill_backorders(session: AsyncSession, product_ids: list[int], actor: str) -> None:
+    from erp.orders.backorders import fill_backorders
+
+    await fill_backorders(session, product_ids, actor, date.today())
+
+
+# Stock found or moved into storage goes to waiting backorders first (first come, first served).
+inventory.stock_added_hooks.append(_fill_backorders)

@@ -1,0 +1,142 @@
+"""Units an order line lost or is waiting for: reserve them elsewhere if stock allows, else backorder
+them with an honest promise; and when stock comes back, fill backorders first come, first served.
+
+Callers hold the stock-level locks of the products concerned at every warehouse
+(`inventory.lock_products_everywhere`) and the order rows, so these functions only read and write.
+"""
+
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from erp import events
+from erp.inventory import availability
+from erp.inventory.availability import by_priority
+
+RESERVE = text(
+    "WITH r AS (UPDATE stock_level SET reserved = reserved + :quantity"
+    " WHERE product_id = :product_id AND warehouse_id = :warehouse_id AND on_hand - reserved >= :quantity"
+    " RETURNING product_id)"
+    " INSERT INTO reservation (product_id, warehouse_id, owner_type, owner_id, quantity)"
+    " SELECT :product_id, :warehouse_id, 'order_line', :line_id, :quantity FROM r RETURNING id"
+)
+
+
+async def reserve(session: AsyncSession, line_id: int, product_id: int, warehouse_id: int, quantity: int) -> bool:
+    """The one conditional update that reserves stock, with its reservation row; False if stock is short."""
+    row = await session.execute(
+        RESERVE, {"quantity": quantity, "product_id": product_id, "warehouse_id": warehouse_id, "line_id": line_id}
+    )
+    return row.first() is not None
+
+
+async def release(session: AsyncSession, line_id: int, warehouse_id: int | None, quantity: int) -> int:
+    """Release up to `quantity` of a line's reservations (at one warehouse, or any), newest first."""
+    released = 0
+    rows = (await session.execute(text(
+        "SELECT id, warehouse_id, product_id, quantity FROM reservation"
+        " WHERE owner_type = 'order_line' AND owner_id = :line AND quantity > 0"
+        " AND (CAST(:warehouse AS int) IS NULL OR warehouse_id = :warehouse) ORDER BY id DESC"
+    ), {"line": line_id, "warehouse": warehouse_id})).all()
+    for row in rows:
+        take = min(quantity - released, row.quantity)
+        if take <= 0:
+            break
+        await session.execute(text("UPDATE reservation SET quantity = quantity - :q WHERE id = :id"),
+                              {"q": take, "id": row.id})
+        await session.execute(text(
+            "UPDATE stock_level SET reserved = reserved - :q WHERE product_id = :p AND warehouse_id = :w"
+        ), {"q": take, "p": row.product_id, "w": row.warehouse_id})
+        released += take
+    return released
+
+
+async def reallocate(
+    session: AsyncSession, *, order_id: int, number: str, line_id: int, product_id: int, quantity: int,
+    actor: str, today: date, why: str,
+) -> dict[str, int]:
+    """Find `quantity` units for a line again: other bins or warehouses first, else a backorder."""
+    (stock,) = (await availability.load_products(session, [product_id])).values()
+    placed: dict[str, int] = {}
+    remaining = quantity
+    for warehouse in by_priority(stock.stock):
+        take = min(remaining, warehouse.available)
+        if take > 0 and await reserve(session, line_id, product_id, warehouse.warehouse_id, take):
+            placed[warehouse.code] = take
+            remaining -= take
+        if remaining == 0:
+            break
+    if remaining:
+        first = by_priority(stock.stock)[0]
+        await session.execute(text(
+            "UPDATE order_line SET backordered = backordered + :q,"
+            " backorder_warehouse_id = coalesce(backorder_warehouse_id, :w) WHERE id = :id"
+        ), {"q": remaining, "w": first.warehouse_id, "id": line_id})
+    await repromise(session, [line_id], today)
+    await events.record(session, "order.reallocated", number, actor, order_id=order_id, data={
+        "line_id": line_id, "why": why, "reserved": placed, "backordered": remaining})
+    return placed
+
+
+async def repromise(session: AsyncSession, line_ids: Iterable[int], today: date) -> None:
+    """Recompute the promise of lines from what they hold and wait for now."""
+    rows = (await session.execute(text(
+        "SELECT l.id, l.product_id, l.backordered,"
+        " (SELECT array_agg(r.warehouse_id) FROM reservation r"
+        "   WHERE r.owner_type = 'order_line' AND r.owner_id = l.id AND r.quantity > 0) AS warehouses"
+        " FROM order_line l WHERE l.id = ANY(:ids)"
+    ), {"ids": list(line_ids)})).all()
+    if not rows:
+        return
+    stock = await availability.load_products(session, [r.product_id for r in rows])
+    for row in rows:
+        entry = stock[row.product_id]
+        if row.backordered:
+            promise = availability.backorder_promise(row.backordered, entry, today)
+        else:
+            held = [s for s in entry.stock if s.warehouse_id in (row.warehouses or [])]
+            promise = (availability.in_stock_promise([(s, 1) for s in held], today) if held
+                       else availability.Promise(None, "in_stock", "picked and in the warehouse"))
+        await session.execute(text(
+            "UPDATE order_line SET promised_date = :d, promise_basis = :b, promise_reason = :r WHERE id = :id"
+        ), {"d": promise.date, "b": promise.basis, "r": promise.reason[:300], "id": row.id})
+
+
+async def fill_backorders(session: AsyncSession, product_ids: Iterable[int], actor: str, today: date) -> list[str]:
+    """Reserve newly available stock for waiting lines, oldest order first. Returns the orders touched."""
+    from erp.orders.service import refresh_status  # noqa: PLC0415 - service imports this module too
+
+    product_ids = sorted(set(product_ids))
+    waiting = (await session.execute(text(
+        "SELECT l.id, l.order_id, l.product_id, l.backordered, o.number FROM order_line l"
+        " JOIN sales_order o ON o.id = l.order_id"
+        " WHERE l.product_id = ANY(:products) AND l.backordered > 0 ORDER BY o.id, l.id"
+    ), {"products": product_ids})).all()
+    if not waiting:
+        return []
+    await session.execute(text("SELECT 1 FROM sales_order WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
+                          {"ids": sorted({w.order_id for w in waiting})})
+    stock = await availability.load_products(session, product_ids)
+    free = {(p, s.warehouse_id): s.available for p, a in stock.items() for s in a.stock}
+    touched: dict[int, str] = {}
+    for line in waiting:
+        remaining, placed = line.backordered, {}
+        for warehouse in by_priority(stock[line.product_id].stock):
+            key = (line.product_id, warehouse.warehouse_id)
+            take = min(remaining, free[key])
+            if take > 0 and await reserve(session, line.id, line.product_id, warehouse.warehouse_id, take):
+                free[key] -= take
+                remaining -= take
+                placed[warehouse.code] = take
+        if placed:
+            await session.execute(text("UPDATE order_line SET backordered = :b WHERE id = :id"),
+                                  {"b": remaining, "id": line.id})
+            await repromise(session, [line.id], today)
+            await events.record(session, "order.backorder_filled", line.number, actor, order_id=line.order_id,
+                                data={"line_id": line.id, "reserved": placed, "still_backordered": remaining})
+            touched[line.order_id] = line.number
+    for order_id in touched:
+        await refresh_status(session, order_id, actor)
+    return list(touched.values())

@@ -1,0 +1,160 @@
+from datetime import date
+from typing import Annotated
+
+from fastapi import Path, Query, Request, status
+from sqlalchemy import select
+
+from erp.auth import OrderReader, OrderTaker, ServiceRep, WarehouseWorker, allow
+from erp.db import SessionDep
+from erp.inventory.models import Product
+from erp.models import Event
+from erp.orders import fulfilment, service
+from erp.orders.models import CHANNELS, ORDER_STATUSES, Contact, OrderLine, SalesOrder
+from erp.orders.schemas import (
+    CancelRequest,
+    ContactCreate,
+    ContactOut,
+    Email,
+    OrderCreate,
+    OrderOut,
+    OrderSummary,
+    PackRequest,
+    PickConfirm,
+    PickListCreate,
+    PickListOut,
+    ShipmentCreate,
+    TimelineEntry,
+)
+from erp.orders.view import describe, order_view
+from erp.pagination import Cursor, Limit, Page, paginate
+from erp.routing import router as make_router
+from erp.schemas import Sku
+
+router = make_router(tags=["orders"])
+
+OrderNumber = Annotated[str, Path(pattern=r"^[A-Z]{2,4}-[0-9]{1,12}$", description="e.g. SO-000123")]
+PickListId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+CarrierConfirmer = allow("admin", "warehouse", "integration")
+
+
+def _threshold(request: Request) -> int:
+    return request.app.state.settings.touch_threshold
+
+
+async def _view(request: Request, session: SessionDep, number: str) -> OrderOut:
+    return await order_view(session, number, date.today(), _threshold(request))
+
+
+@router.post("/orders", status_code=status.HTTP_201_CREATED)
+async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep) -> OrderOut:
+    """Allocate across warehouses and reserve in one transaction; uncovered lines are backordered with a
+    promise, or with `allow_backorder: false` the order is refused (409) and nothing is created."""
+    return await service.place_order(session, body, actor, date.today())
+
+
+@router.get("/orders")
+async def list_orders(
+    actor: OrderReader,
+    session: SessionDep,
+    status: Annotated[str | None, Query(pattern="^(" + "|".join(ORDER_STATUSES) + ")$")] = None,
+    customer_email: Email | None = None,
+    sku: Sku | None = None,
+    channel: Annotated[str | None, Query(pattern="^(" + "|".join(CHANNELS) + ")$")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[OrderSummary]:
+    query = select(SalesOrder)
+    if status is not None:
+        query = query.where(SalesOrder.status == status)
+    if customer_email is not None:
+        query = query.where(SalesOrder.customer_email == customer_email.lower())
+    if channel is not None:
+        query = query.where(SalesOrder.channel == channel)
+    if sku is not None:
+        query = query.where(SalesOrder.id.in_(
+            select(OrderLine.order_id).join(Product, Product.id == OrderLine.product_id).where(Product.sku == sku)))
+    return await paginate(session, query, [SalesOrder.id], limit, cursor,
+                          lambda r: OrderSummary.model_validate(r[0], from_attributes=True))
+
+
+@router.get("/orders/{number}")
+async def get_order(number: OrderNumber, request: Request, actor: OrderReader, session: SessionDep) -> OrderOut:
+    """The order status view: status in words, each line's state and promise, shipments, touches, timeline."""
+    return await _view(request, session, number)
+
+
+@router.post("/orders/{number}/cancel")
+async def cancel_order(number: OrderNumber, body: CancelRequest, request: Request, actor: ServiceRep,
+                       session: SessionDep) -> OrderOut:
+    """Cancel the whole order, or quantities of lines; reservations are released at once."""
+    await service.cancel(session, number, body, actor, date.today())
+    return await _view(request, session, number)
+
+
+@router.get("/orders/{number}/timeline")
+async def get_timeline(number: OrderNumber, actor: OrderReader, session: SessionDep, limit: Limit = 50,
+                       cursor: Cursor = None) -> Page[TimelineEntry]:
+    oid = await service.order_id(session, number)
+    return await paginate(
+        session, select(Event).where(Event.order_id == oid), [Event.id], limit, cursor,
+        lambda r: TimelineEntry(id=r[0].id, at=r[0].created_at, type=r[0].type, actor=r[0].actor,
+                                channel=r[0].channel, data=r[0].data,
+                                summary=describe({"type": r[0].type, "data": r[0].data})),
+    )
+
+
+@router.post("/orders/{number}/contacts", status_code=status.HTTP_201_CREATED)
+async def log_contact(number: OrderNumber, body: ContactCreate, actor: ServiceRep, session: SessionDep) -> ContactOut:
+    """Log a customer interaction about the order; it counts as a touch."""
+    return await service.add_contact(session, number, body, actor)
+
+
+@router.get("/orders/{number}/contacts")
+async def list_contacts(number: OrderNumber, actor: OrderReader, session: SessionDep, limit: Limit = 50,
+                        cursor: Cursor = None) -> Page[ContactOut]:
+    oid = await service.order_id(session, number)
+    return await paginate(session, select(Contact).where(Contact.order_id == oid), [Contact.id], limit, cursor,
+                          lambda r: service.to_contact(r[0]))
+
+
+@router.post("/pick-lists", status_code=status.HTTP_201_CREATED)
+async def create_pick_list(body: PickListCreate, actor: WarehouseWorker, session: SessionDep) -> PickListOut:
+    """Group reserved lines of one warehouse, oldest promise first, bins in walking order."""
+    return await fulfilment.create_pick_list(session, body, actor)
+
+
+@router.get("/pick-lists/{pick_list_id}")
+async def get_pick_list(pick_list_id: PickListId, actor: WarehouseWorker, session: SessionDep) -> PickListOut:
+    return await fulfilment.get_pick_list(session, pick_list_id)
+
+
+@router.post("/pick-lists/{pick_list_id}/confirm")
+async def confirm_pick(pick_list_id: PickListId, body: PickConfirm, actor: WarehouseWorker,
+                       session: SessionDep) -> PickListOut:
+    """Confirm one pick by scanning location, product (sku or barcode) and quantity. A wrong scan is 409
+    `scan_mismatch` and changes nothing; `short: true` reports that the bin held only `quantity`."""
+    return await fulfilment.confirm_pick(session, pick_list_id, body, actor, date.today())
+
+
+@router.post("/orders/{number}/pack")
+async def pack_order(number: OrderNumber, body: PackRequest, request: Request, actor: WarehouseWorker,
+                     session: SessionDep) -> OrderOut:
+    """A second person (not a picker of this order) scans what goes in the box; it must match exactly."""
+    await fulfilment.pack(session, number, body, actor, date.today())
+    return await _view(request, session, number)
+
+
+@router.post("/orders/{number}/shipments", status_code=status.HTTP_201_CREATED)
+async def ship_order(number: OrderNumber, body: ShipmentCreate, request: Request, actor: WarehouseWorker,
+                     session: SessionDep) -> OrderOut:
+    """Hand packed units to a carrier (partial shipments allowed); stock moves from packing to the customer."""
+    await fulfilment.ship(session, number, body, actor)
+    return await _view(request, session, number)
+
+
+@router.post("/orders/{number}/delivered")
+async def confirm_delivery(number: OrderNumber, request: Request, actor: CarrierConfirmer,
+                           session: SessionDep) -> OrderOut:
+    """The carrier confirms delivery of a fully shipped order."""
+    await fulfilment.mark_delivered(session, number, actor)
+    return await _view(request, session, number)

@@ -1,0 +1,234 @@
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+
+from erp.schemas import NO_NUL, Barcode, Input, LocationRef, Name, Quantity, Reference, Sku, Text
+
+Channel = Literal["web", "phone", "email", "chat", "social", "store", "api"]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
+Phone = Annotated[str, StringConstraints(min_length=3, max_length=40, pattern=r"^[0-9+()\-. ]+$")]
+Short = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
+MAX_LINES = 200
+
+
+class Customer(Input):
+    name: Name
+    email: Email
+    phone: Phone | None = None
+
+
+class Address(Input):
+    name: Name | None = None
+    line1: Name
+    line2: Name | None = None
+    city: Name
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=NO_NUL)]
+    region: Name | None = None
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(description="ISO 3166-1 alpha-2")
+
+
+class LineRequestIn(Input):
+    sku: Sku
+    quantity: Quantity
+
+
+class OrderCreate(Input):
+    customer: Customer
+    channel: Channel
+    lines: list[LineRequestIn] = Field(min_length=1, max_length=MAX_LINES)
+    ship_to: Address | None = None
+    external_ref: Reference | None = None
+    allow_backorder: bool = True
+
+    @field_validator("lines")
+    @classmethod
+    def _each_sku_once(cls, lines: list[LineRequestIn]) -> list[LineRequestIn]:
+        skus = [line.sku for line in lines]
+        if len(set(skus)) != len(skus):
+            raise ValueError("each sku may appear on one line only; add the quantities")
+        return lines
+
+
+class LineQuantity(Input):
+    sku: Sku
+    quantity: Quantity
+
+
+class CancelRequest(Input):
+    lines: list[LineQuantity] | None = Field(default=None, min_length=1, max_length=MAX_LINES,
+                                             description="Omit to cancel everything still cancellable.")
+    reason: Text | None = None
+
+
+class ContactCreate(Input):
+    channel: Channel
+    direction: Literal["inbound", "outbound"]
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NO_NUL)]
+
+
+class PickListCreate(Input):
+    warehouse: Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")]
+    max_orders: int = Field(default=20, ge=1, le=200)
+
+
+class PickConfirm(Input):
+    location: LocationRef
+    sku: Sku | None = None
+    barcode: Barcode | None = None
+    quantity: int = Field(ge=0, le=1_000_000_000, description="Units taken from the bin (with short: units found).")
+    short: bool = Field(default=False, description="The bin held less than the pick list asked for.")
+
+    @model_validator(mode="after")
+    def _identifies_the_product(self) -> "PickConfirm":
+        if (self.sku is None) == (self.barcode is None):
+            raise ValueError("scan exactly one of sku and barcode")
+        if self.quantity == 0 and not self.short:
+            raise ValueError("quantity must be at least 1 unless reporting a short pick")
+        return self
+
+
+class ScannedItem(Input):
+    sku: Sku | None = None
+    barcode: Barcode | None = None
+    quantity: Quantity
+
+    @model_validator(mode="after")
+    def _identifies_the_product(self) -> "ScannedItem":
+        if (self.sku is None) == (self.barcode is None):
+            raise ValueError("scan exactly one of sku and barcode")
+        return self
+
+
+class PackRequest(Input):
+    items: list[ScannedItem] = Field(min_length=1, max_length=MAX_LINES)
+
+
+class ShipmentCreate(Input):
+    carrier: Short
+    tracking_number: Short
+    lines: list[LineQuantity] | None = Field(default=None, min_length=1, max_length=MAX_LINES,
+                                             description="Omit to ship everything packed and not yet shipped.")
+
+
+class DeliveredRequest(Input):
+    delivered_at: datetime | None = None
+
+
+# --- responses ------------------------------------------------------------------------------------
+
+
+class AllocationOut(BaseModel):
+    warehouse: str
+    reserved: int
+
+
+class OrderLineOut(BaseModel):
+    line_no: int
+    sku: str
+    name: str
+    quantity: int
+    reserved: int
+    backordered: int
+    picked: int
+    packed: int
+    shipped: int
+    cancelled: int
+    returned: int
+    state: str = Field(description="The line's state in words.")
+    promised_date: date | None
+    promise_basis: str
+    reason: str
+    allocations: list[AllocationOut]
+
+
+class ShipmentOut(BaseModel):
+    id: int
+    carrier: str
+    tracking_number: str
+    lines: list[dict[str, Any]]
+    shipped_at: datetime
+
+
+class TimelineEntry(BaseModel):
+    id: int
+    at: datetime
+    type: str
+    actor: str
+    channel: str | None
+    summary: str
+    data: dict[str, Any]
+
+
+class ContactOut(BaseModel):
+    id: int
+    channel: str
+    direction: str
+    summary: str
+    rep: str
+    at: datetime
+
+
+class CustomerOut(BaseModel):
+    name: str
+    email: str
+    phone: str | None
+
+
+class OrderOut(BaseModel):
+    """The order status view: what a rep reads aloud."""
+
+    number: str
+    status: str
+    status_text: str
+    channel: str
+    customer: CustomerOut
+    ship_to: dict[str, Any] | None
+    external_ref: str | None
+    created_at: datetime
+    promised_date: date | None = Field(description="When the whole order is promised; null if it cannot be.")
+    promise_basis: str
+    reason: str
+    lines: list[OrderLineOut]
+    shipments: list[ShipmentOut]
+    touches: int
+    needs_attention: bool = Field(description="More customer contacts than the configured threshold.")
+    timeline: list[TimelineEntry]
+    version: int
+
+
+class OrderSummary(BaseModel):
+    number: str
+    status: str
+    channel: str
+    customer_name: str
+    customer_email: str
+    created_at: datetime
+
+
+class UnpromisableLine(BaseModel):
+    sku: str
+    requested: int
+    available_now: int
+    promised_date: date | None
+    promise_basis: str
+    reason: str
+
+
+class PickLineOut(BaseModel):
+    id: int
+    order: str
+    location: str
+    sku: str
+    barcode: str | None
+    quantity: int
+    picked: int
+    short: int
+
+
+class PickListOut(BaseModel):
+    id: int
+    warehouse: str
+    status: str
+    created_at: datetime
+    lines: list[PickLineOut]

@@ -1,0 +1,310 @@
+"""Orders: placing (the hot path), reading the status view, cancelling, contacts."""
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from erp import events
+from erp.auth import Principal
+from erp.errors import AlreadyExists, InsufficientStock, InvalidRequest, InvalidTransition, NotFound
+from erp.inventory import availability
+from erp.inventory import service as inventory
+from erp.orders import backorders
+from erp.orders.allocation import LineAllocation, LineRequest, allocate, first_choice
+from erp.orders.schemas import (
+    CancelRequest,
+    ContactCreate,
+    ContactOut,
+    OrderCreate,
+    OrderOut,
+    UnpromisableLine,
+)
+from erp.orders.status import LineState, order_status
+from erp.orders.view import order_view
+
+INSERT_ORDER = text("""
+WITH o AS (
+    INSERT INTO sales_order (channel, status, customer_name, customer_email, customer_phone, ship_to,
+                             external_ref, allow_backorder, created_by)
+    VALUES (:channel, :status, :name, :email, :phone, CAST(:ship_to AS jsonb), :external_ref, :allow_backorder,
+            :actor)
+    RETURNING id, number
+), l AS (
+    INSERT INTO order_line (order_id, line_no, product_id, quantity, backordered, backorder_warehouse_id,
+                            promised_date, promise_basis, promise_reason)
+    SELECT o.id, x.line_no, x.product_id, x.quantity, x.backordered, x.backorder_warehouse_id,
+           x.promised_date, x.promise_basis, x.promise_reason
+      FROM o, unnest(CAST(:line_nos AS int[]), CAST(:products AS int[]), CAST(:quantities AS bigint[]),
+                     CAST(:backordered AS bigint[]), CAST(:backorder_warehouses AS int[]),
+                     CAST(:dates AS date[]), CAST(:bases AS text[]), CAST(:reasons AS text[]))
+           AS x(line_no, product_id, quantity, backordered, backorder_warehouse_id, promised_date,
+                promise_basis, promise_reason)
+    RETURNING id, line_no
+), e AS (
+    INSERT INTO event (type, subject, order_id, actor, channel, data)
+    SELECT 'order.placed', o.number, o.id, :actor, :channel, CAST(:event AS jsonb) FROM o
+)
+SELECT o.id, o.number, (SELECT array_agg(l.id ORDER BY l.line_no) FROM l) AS line_ids FROM o
+""")
+
+
+def _promise_for(allocation: LineAllocation, stock: availability.Availability, today: date) -> availability.Promise:
+    if allocation.backordered:
+        return availability.backorder_promise(allocation.backordered, stock, today)
+    return availability.in_stock_promise(allocation.takes, today)
+
+
+async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal, today: date) -> OrderOut:
+    """Validate, allocate across warehouses and reserve, in this transaction.
+
+    Round trips: one read of availability, one insert of order + lines + event, one conditional update
+    per product and warehouse (issued last, in the global lock order), then the status view.
+    """
+    skus = [line.sku for line in data.lines]
+    stock = await availability.load(session, skus)
+    inactive = [sku for sku in skus if not stock[sku].active]
+    if inactive:
+        raise InvalidRequest(f"Not sold: {', '.join(inactive)} is inactive or stocked nowhere.")
+    requests = [LineRequest(n, stock[line.sku].product_id, line.quantity) for n, line in enumerate(data.lines, 1)]
+    by_product = {stock[sku].product_id: stock[sku] for sku in skus}
+    plan = allocate(requests, {pid: a.stock for pid, a in by_product.items()})
+    if not data.allow_backorder and any(a.backordered for a in plan):
+        raise _insufficient(data, stock, today)
+
+    promises = [_promise_for(a, by_product[a.product_id], today) for a in plan]
+    backorder_at = [first_choice(by_product[a.product_id].stock) for a in plan]
+    status = "backordered" if any(a.backordered for a in plan) else "confirmed"
+    if data.external_ref is not None:
+        existing = (await session.execute(
+            text("SELECT number FROM sales_order WHERE channel = :c AND external_ref = :r"),
+            {"c": data.channel, "r": data.external_ref})).scalar_one_or_none()
+        if existing is not None:
+            raise AlreadyExists(f"Channel {data.channel} already has order {existing} for external_ref "
+                                f"{data.external_ref!r}.", extra={"order": existing})
+    created = (await session.execute(INSERT_ORDER, {
+        "channel": data.channel, "status": status, "name": data.customer.name,
+        "email": data.customer.email.lower(), "phone": data.customer.phone,
+        "ship_to": data.ship_to.model_dump_json() if data.ship_to else None,
+        "external_ref": data.external_ref, "allow_backorder": data.allow_backorder, "actor": actor.name,
+        "line_nos": [a.line_no for a in plan], "products": [a.product_id for a in plan],
+        "quantities": [a.quantity for a in plan], "backordered": [a.backordered for a in plan],
+        "backorder_warehouses": [w.warehouse_id if a.backordered and w else None
+                                 for a, w in zip(plan, backorder_at, strict=True)],
+        "dates": [p.date for p in promises], "bases": [p.basis for p in promises],
+        "reasons": [p.reason[:300] for p in promises],
+        "event": json.dumps({"lines": [{"sku": sku, "quantity": line.quantity}
+                                       for sku, line in zip(skus, data.lines, strict=True)]}),
+    })).one()
+    line_ids = dict(zip([a.line_no for a in plan], created.line_ids, strict=True))
+
+    short = await _reserve(session, plan, line_ids)
+    if short:
+        if not data.allow_backorder:
+            raise _insufficient(data, await availability.load(session, skus), today)
+        await _backorder_what_was_lost(session, short, line_ids, by_product, created.id, today)
+    return await order_view(session, created.number, today)
+
+
+async def _reserve(session: AsyncSession, plan: Sequence[LineAllocation], line_ids: dict[int, int]) -> dict[int, int]:
+    """Reserve the plan in the global lock order. Returns units per line that a racing order took first."""
+    pairs = sorted(
+        ((a.product_id, s.priority, s.warehouse_id, a.line_no, quantity) for a in plan for s, quantity in a.takes),
+    )
+    short: dict[int, int] = {}
+    for product_id, _, warehouse_id, line_no, quantity in pairs:
+        if not await backorders.reserve(session, line_ids[line_no], product_id, warehouse_id, quantity):
+            short[line_no] = short.get(line_no, 0) + quantity
+    return short
+
+
+async def _backorder_what_was_lost(
+    session: AsyncSession, short: dict[int, int], line_ids: dict[int, int],
+    by_product: dict[int, availability.Availability], order_id: int, today: date,
+) -> None:
+    """A racing order reserved first: try later warehouses, then backorder the rest with a promise.
+
+    Only warehouses after the ones this order already locks for the product are tried, so the lock
+    order holds and no two orders can deadlock.
+    """
+    for line_no, quantity in sorted(short.items()):
+        line_id = line_ids[line_no]
+        row = (await session.execute(text("SELECT product_id FROM order_line WHERE id = :id"), {"id": line_id})).one()
+        held = (await session.execute(text(
+            "SELECT coalesce(max(w.priority * 100000 + w.id), -1) FROM reservation r"
+            " JOIN warehouse w ON w.id = r.warehouse_id WHERE r.owner_type = 'order_line' AND r.owner_id = :id"
+        ), {"id": line_id})).scalar_one()
+        remaining = quantity
+        for s in availability.by_priority(by_product[row.product_id].stock):
+            if s.priority * 100000 + s.warehouse_id <= held or remaining == 0:
+                continue
+            free = (await session.execute(text(
+                "SELECT on_hand - reserved FROM stock_level WHERE product_id = :p AND warehouse_id = :w FOR UPDATE"
+            ), {"p": row.product_id, "w": s.warehouse_id})).scalar_one()
+            take = min(free, remaining)
+            if take > 0 and await backorders.reserve(session, line_id, row.product_id, s.warehouse_id, take):
+                remaining -= take
+        if remaining:
+            first = first_choice(by_product[row.product_id].stock)
+            await session.execute(text(
+                "UPDATE order_line SET backordered = backordered + :q, backorder_warehouse_id = :w WHERE id = :id"
+            ), {"q": remaining, "w": first.warehouse_id if first else None, "id": line_id})
+    await backorders.repromise(session, [line_ids[n] for n in short], today)
+    await refresh_status(session, order_id, None)
+
+
+def _insufficient(data: OrderCreate, stock: dict[str, availability.Availability], today: date) -> InsufficientStock:
+    lines = []
+    for line in data.lines:
+        entry = stock[line.sku]
+        promise = availability.promise(line.quantity, entry, today)
+        lines.append(UnpromisableLine(
+            sku=line.sku, requested=line.quantity, available_now=entry.available_now,
+            promised_date=promise.date, promise_basis=promise.basis, reason=promise.reason,
+        ).model_dump(mode="json"))
+    short = [f"{x['sku']} ({x['available_now']} of {x['requested']})" for x in lines if x["available_now"] < x["requested"]]
+    return InsufficientStock(
+        f"Not enough stock for {', '.join(short)} and backorders are not allowed; nothing was created.",
+        extra={"lines": lines},
+    )
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+async def order_id(session: AsyncSession, number: str, *, lock: bool = False) -> int:
+    found = (await session.execute(
+        text("SELECT id FROM sales_order WHERE number = :n" + (" FOR UPDATE" if lock else "")), {"n": number}
+    )).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"No order {number}.")
+    return found
+
+
+async def line_states(session: AsyncSession, order_id: int) -> list[LineState]:
+    rows = (await session.execute(text(
+        "SELECT l.quantity, l.cancelled, l.backordered, l.picked, l.packed, l.shipped,"
+        " coalesce((SELECT sum(r.quantity) FROM reservation r"
+        "           WHERE r.owner_type = 'order_line' AND r.owner_id = l.id), 0) AS reserved,"
+        " coalesce((SELECT sum(p.quantity - p.picked - p.short) FROM pick_list_line p"
+        "           WHERE p.order_line_id = l.id), 0) AS listed"
+        " FROM order_line l WHERE l.order_id = :id"
+    ), {"id": order_id})).all()
+    return [LineState(r.quantity, r.cancelled, r.backordered, r.reserved, r.picked, r.packed, r.shipped, r.listed)
+            for r in rows]
+
+
+async def refresh_status(session: AsyncSession, order_id: int, actor: str | None) -> str:
+    """Derive the order's status from its lines; record a status event when it changes."""
+    row = (await session.execute(text(
+        "SELECT number, status, delivered_at IS NOT NULL AS delivered FROM sales_order WHERE id = :id"
+    ), {"id": order_id})).one()
+    status = order_status(await line_states(session, order_id), row.delivered)
+    if status != row.status:
+        await session.execute(text(
+            "UPDATE sales_order SET status = :s, version = version + 1, updated_at = now() WHERE id = :id"
+        ), {"s": status, "id": order_id})
+        await events.record(session, "order.status_changed", row.number, actor or "system", order_id=order_id,
+                            data={"from": row.status, "to": status})
+    return status
+
+
+# --- cancelling -------------------------------------------------------------------------------------
+
+
+async def cancel(session: AsyncSession, number: str, data: CancelRequest, actor: Principal, today: date) -> OrderOut:
+    """Release what is still only promised (backordered first, then reserved). Picked units stay."""
+    oid = await order_id(session, number)
+    lines = (await session.execute(text(
+        "SELECT l.id, l.product_id, p.sku FROM order_line l JOIN product p ON p.id = l.product_id"
+        " WHERE l.order_id = :id ORDER BY l.line_no"
+    ), {"id": oid})).all()
+    await inventory.lock_products_everywhere(session, [line.product_id for line in lines])
+    await order_id(session, number, lock=True)
+    current = {r.sku: r for r in (await session.execute(text(
+        "SELECT l.id, l.product_id, p.sku, l.quantity, l.cancelled, l.backordered, l.picked,"
+        " coalesce((SELECT sum(r.quantity) FROM reservation r"
+        "           WHERE r.owner_type = 'order_line' AND r.owner_id = l.id), 0) AS reserved"
+        " FROM order_line l JOIN product p ON p.id = l.product_id WHERE l.order_id = :id FOR UPDATE OF l"
+    ), {"id": oid})).all()}
+
+    if data.lines is None:
+        wanted = {sku: row.backordered + row.reserved for sku, row in current.items()}
+        if not any(wanted.values()):
+            status = (await session.execute(text("SELECT status FROM sales_order WHERE id = :id"), {"id": oid})).scalar()
+            raise InvalidTransition(f"Order {number} is {status}: nothing is left to cancel (picked or shipped "
+                                    "units can only be returned).")
+    else:
+        wanted = {}
+        for line in data.lines:
+            row = current.get(line.sku)
+            if row is None:
+                raise InvalidRequest(f"Order {number} has no line for {line.sku}.")
+            cancellable = row.backordered + row.reserved
+            if line.quantity > cancellable:
+                raise InvalidTransition(
+                    f"{line.sku}: only {cancellable} of {row.quantity} can be cancelled; {row.picked} picked or "
+                    f"shipped and {row.cancelled} already cancelled.")
+            wanted[line.sku] = line.quantity
+
+    released_products = []
+    cancelled_lines = []
+    for sku, quantity in wanted.items():
+        if quantity == 0:
+            continue
+        row = current[sku]
+        from_backorder = min(quantity, row.backordered)
+        from_reserved = quantity - from_backorder
+        if from_reserved:
+            await backorders.release(session, row.id, None, from_reserved)
+            await _shrink_open_picks(session, row.id, from_reserved)
+            released_products.append(row.product_id)
+        await session.execute(text(
+            "UPDATE order_line SET cancelled = cancelled + :q, backordered = backordered - :b WHERE id = :id"
+        ), {"q": quantity, "b": from_backorder, "id": row.id})
+        cancelled_lines.append({"sku": sku, "quantity": quantity})
+    await backorders.repromise(session, [current[x["sku"]].id for x in cancelled_lines], today)
+    await events.record(session, "order.cancelled", number, actor.name, order_id=oid,
+                        data={"lines": cancelled_lines, "reason": data.reason})
+    await refresh_status(session, oid, actor.name)
+    if released_products:
+        await backorders.fill_backorders(session, released_products, actor.name, today)
+    return await order_view(session, number, today)
+
+
+async def _shrink_open_picks(session: AsyncSession, line_id: int, quantity: int) -> None:
+    """Take cancelled units off open pick lists, so nobody picks them."""
+    rows = (await session.execute(text(
+        "SELECT id, quantity - picked - short AS open FROM pick_list_line"
+        " WHERE order_line_id = :id AND quantity - picked - short > 0 ORDER BY id DESC FOR UPDATE"
+    ), {"id": line_id})).all()
+    for row in rows:
+        take = min(quantity, row.open)
+        if take <= 0:
+            break
+        await session.execute(text("UPDATE pick_list_line SET quantity = quantity - :q WHERE id = :id"),
+                              {"q": take, "id": row.id})
+        quantity -= take
+
+
+# --- contacts ---------------------------------------------------------------------------------------
+
+
+async def add_contact(session: AsyncSession, number: str, data: ContactCreate, actor: Principal) -> ContactOut:
+    oid = await order_id(session, number)
+    row = (await session.execute(text(
+        "INSERT INTO order_contact (order_id, channel, direction, summary, rep) VALUES (:o, :c, :d, :s, :r)"
+        " RETURNING id, created_at"
+    ), {"o": oid, "c": data.channel, "d": data.direction, "s": data.summary, "r": actor.name})).one()
+    await events.record(session, "order.contact_logged", number, actor.name, order_id=oid, channel=data.channel,
+                        data={"direction": data.direction, "summary": data.summary})
+    return ContactOut(id=row.id, channel=data.channel, direction=data.direction, summary=data.summary,
+                      rep=actor.name, at=row.created_at)
+
+
+def to_contact(row: Any) -> ContactOut:
+    return ContactOut(id=row.id, channel=row.channel, direction=row.direction, summary=row.summary, rep=row.rep,
+                      at=row.created_at)

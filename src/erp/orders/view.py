@@ -1,0 +1,129 @@
+"""The order status view (DOMAIN.md section 6): everything a rep needs, read in one query."""
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from erp.errors import NotFound
+from erp.orders.schemas import (
+    AllocationOut,
+    CustomerOut,
+    OrderLineOut,
+    OrderOut,
+    ShipmentOut,
+    TimelineEntry,
+)
+from erp.orders.status import LineState, line_state_text, status_text
+
+VIEW = text("""
+SELECT o.id, o.number, o.status, o.channel, o.customer_name, o.customer_email, o.customer_phone, o.ship_to,
+       o.external_ref, o.created_at, o.version,
+       (SELECT count(*) FROM order_contact c WHERE c.order_id = o.id) AS touches,
+       (SELECT coalesce(json_agg(json_build_object(
+            'line_no', l.line_no, 'sku', p.sku, 'name', p.name, 'quantity', l.quantity, 'cancelled', l.cancelled,
+            'backordered', l.backordered, 'picked', l.picked, 'packed', l.packed, 'shipped', l.shipped,
+            'returned', l.returned, 'promised_date', l.promised_date, 'promise_basis', l.promise_basis,
+            'reason', l.promise_reason,
+            'listed', (SELECT coalesce(sum(pl.quantity - pl.picked - pl.short), 0) FROM pick_list_line pl
+                        WHERE pl.order_line_id = l.id),
+            'allocations', (SELECT coalesce(json_agg(json_build_object('warehouse', w.code, 'reserved', r.qty)
+                                                     ORDER BY w.priority, w.id), '[]')
+                              FROM (SELECT warehouse_id, sum(quantity) AS qty FROM reservation
+                                     WHERE owner_type = 'order_line' AND owner_id = l.id AND quantity > 0
+                                     GROUP BY warehouse_id) r
+                              JOIN warehouse w ON w.id = r.warehouse_id)
+        ) ORDER BY l.line_no), '[]')
+          FROM order_line l JOIN product p ON p.id = l.product_id WHERE l.order_id = o.id) AS lines,
+       (SELECT coalesce(json_agg(json_build_object(
+            'id', s.id, 'carrier', s.carrier, 'tracking_number', s.tracking_number, 'lines', s.lines,
+            'shipped_at', s.created_at) ORDER BY s.id), '[]')
+          FROM shipment s WHERE s.order_id = o.id) AS shipments,
+       (SELECT coalesce(json_agg(json_build_object(
+            'id', e.id, 'at', e.created_at, 'type', e.type, 'actor', e.actor, 'channel', e.channel,
+            'data', e.data) ORDER BY e.id), '[]')
+          FROM event e WHERE e.order_id = o.id) AS timeline
+  FROM sales_order o WHERE o.number = :number
+""")
+
+BASIS_RANK = {"in_stock": 0, "incoming_supply": 1, "supplier_lead_time": 2, "cannot_promise": 3}
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One sentence for a timeline entry."""
+    data = event["data"] or {}
+    match event["type"]:
+        case "order.placed":
+            return "Order placed: " + ", ".join(f"{x['quantity']} x {x['sku']}" for x in data.get("lines", []))
+        case "order.status_changed":
+            return f"Status changed from {data.get('from')} to {data.get('to')}"
+        case "order.cancelled":
+            return "Cancelled: " + ", ".join(f"{x['quantity']} x {x['sku']}" for x in data.get("lines", []))
+        case "order.contact_logged":
+            return f"Contact ({data.get('direction')}): {data.get('summary')}"
+        case "order.pick_listed":
+            return f"Put on pick list {data.get('pick_list')} at {data.get('warehouse')}"
+        case "order.picked":
+            return f"Picked {data.get('quantity')} x {data.get('sku')} from {data.get('location')}"
+        case "order.short_picked":
+            return (f"Short pick: {data.get('missing')} x {data.get('sku')} missing at {data.get('location')}; "
+                    "recorded as a stock discrepancy")
+        case "order.reallocated":
+            where = ", ".join(f"{q} at {w}" for w, q in (data.get("reserved") or {}).items()) or "nothing in stock"
+            back = f"; {data['backordered']} backordered" if data.get("backordered") else ""
+            return f"Re-reserved after {data.get('why')}: {where}{back}"
+        case "order.backorder_filled":
+            where = ", ".join(f"{q} at {w}" for w, q in (data.get("reserved") or {}).items())
+            return f"Backorder filled: {where} reserved"
+        case "order.packed":
+            return "Verified and packed: " + ", ".join(f"{x['quantity']} x {x['sku']}" for x in data.get("items", []))
+        case "order.shipped":
+            return f"Shipped with {data.get('carrier')}, tracking {data.get('tracking_number')}"
+        case "order.delivered":
+            return "Delivered to the customer"
+        case other:
+            return other
+
+
+def _timeline_entry(event: dict[str, Any]) -> TimelineEntry:
+    return TimelineEntry(id=event["id"], at=event["at"], type=event["type"], actor=event["actor"],
+                         channel=event["channel"], summary=describe(event), data=event["data"] or {})
+
+
+async def order_view(session: AsyncSession, number: str, today: date, touch_threshold: int = 3) -> OrderOut:
+    row = (await session.execute(VIEW, {"number": number})).first()
+    if row is None:
+        raise NotFound(f"No order {number}.")
+    lines, states = [], []
+    for line in row.lines:
+        reserved = sum(a["reserved"] for a in line["allocations"])
+        state = LineState(line["quantity"], line["cancelled"], line["backordered"], reserved, line["picked"],
+                          line["packed"], line["shipped"], line["listed"])
+        states.append(state)
+        lines.append(OrderLineOut(
+            line_no=line["line_no"], sku=line["sku"], name=line["name"], quantity=line["quantity"],
+            reserved=reserved, backordered=line["backordered"], picked=line["picked"], packed=line["packed"],
+            shipped=line["shipped"], cancelled=line["cancelled"], returned=line["returned"],
+            state=line_state_text(state), promised_date=line["promised_date"],
+            promise_basis=line["promise_basis"], reason=line["reason"],
+            allocations=[AllocationOut(**a) for a in line["allocations"]],
+        ))
+    open_lines = [line for line, state in zip(lines, states, strict=True) if state.active > state.shipped]
+    if open_lines:
+        worst = max(open_lines, key=lambda x: (BASIS_RANK[x.promise_basis], x.promised_date or date.max))
+        promised = None if any(x.promised_date is None for x in open_lines) else max(
+            x.promised_date for x in open_lines)
+        basis, reason = worst.promise_basis, worst.reason
+    else:
+        promised, basis, reason = None, "in_stock", "nothing left to ship"
+    return OrderOut(
+        number=row.number, status=row.status, status_text=status_text(row.status, promised, reason, states),
+        channel=row.channel,
+        customer=CustomerOut(name=row.customer_name, email=row.customer_email, phone=row.customer_phone),
+        ship_to=row.ship_to, external_ref=row.external_ref, created_at=row.created_at,
+        promised_date=promised, promise_basis=basis, reason=reason, lines=lines,
+        shipments=[ShipmentOut(**s) for s in row.shipments], touches=row.touches,
+        needs_attention=row.touches > touch_threshold,
+        timeline=[_timeline_entry(e) for e in row.timeline], version=row.version,
+    )
