@@ -1,0 +1,108 @@
+"""The raw-SQL floor: the app's order hot path sent straight to PostgreSQL with asyncpg.
+
+Per order, in one transaction: read the lines' products and stock per warehouse (1), insert the order,
+its lines and its event in one statement (2), then reserve with one conditional update per (product,
+warehouse) in product order (3), and commit. Nothing an HTTP service adds (parsing, validation, auth,
+an ORM, serialising the answer) is in it, so app/floor is what the service costs on top of the database.
+
+Columns are those of alembic/versions/*_orders.py. `version` and the line's counters have no server
+default there, so they are given explicitly (1 and 0).
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+STOCK = """
+SELECT p.id, p.sku, p.active, w.id AS warehouse_id, w.code, w.priority, w.handling_days,
+       s.on_hand - s.reserved AS available
+  FROM product p
+  JOIN stock_level s ON s.product_id = p.id
+  JOIN warehouse w ON w.id = s.warehouse_id
+ WHERE p.sku = ANY($1::text[])
+"""
+
+PLACE = """
+WITH o AS (
+    INSERT INTO sales_order (channel, status, customer_name, customer_email, created_by, allow_backorder, version)
+    VALUES ('api', 'confirmed', $1, $2, 'bench', true, 1)
+    RETURNING id, number
+), l AS (
+    INSERT INTO order_line (order_id, line_no, product_id, quantity, cancelled, backordered, picked, packed,
+                            shipped, returned, promised_date, promise_basis, promise_reason)
+    SELECT o.id, x.line_no, x.product_id, x.quantity, 0, 0, 0, 0, 0, 0, current_date + 1, 'in_stock',
+           'in stock at WH'
+      FROM o, unnest($3::int[], $4::int[], $5::bigint[]) AS x(line_no, product_id, quantity)
+    RETURNING id, line_no
+), e AS (
+    INSERT INTO event (type, subject, order_id, actor, channel, data)
+    SELECT 'order.placed', o.number, o.id, 'bench', 'api', '{}'::jsonb FROM o
+)
+SELECT o.id, o.number, (SELECT array_agg(id ORDER BY line_no) FROM l) AS line_ids FROM o
+"""
+
+RESERVE = """
+WITH r AS (
+    UPDATE stock_level SET reserved = reserved + $3
+     WHERE product_id = $1 AND warehouse_id = $2 AND on_hand - reserved >= $3
+    RETURNING product_id
+)
+INSERT INTO reservation (product_id, warehouse_id, owner_type, owner_id, quantity)
+SELECT $1, $2, 'order_line', $4, $3 FROM r
+RETURNING id
+"""
+
+
+class Short(Exception):
+    """Not enough stock for the floor's order (the bench stocks enough; a race may still lose)."""
+
+
+def allocate(lines: Sequence[tuple[str, int]], rows: Sequence[Any]) -> list[tuple[int, int, int, int]]:
+    """(product_id, warehouse_id, quantity, line_no) per line: one warehouse for the whole order if one
+    can ship it, else each line from the first warehouse by priority that can."""
+    stock: dict[str, dict[int, int]] = {}
+    product: dict[str, int] = {}
+    order: dict[int, tuple[int, str]] = {}
+    for row in rows:
+        if not row["active"]:
+            continue
+        stock.setdefault(row["sku"], {})[row["warehouse_id"]] = row["available"]
+        product[row["sku"]] = row["id"]
+        order[row["warehouse_id"]] = (row["priority"], row["code"])
+    warehouses = sorted(order, key=order.__getitem__)
+    for warehouse in warehouses:
+        if all(stock.get(sku, {}).get(warehouse, 0) >= quantity for sku, quantity in lines):
+            return [(product[sku], warehouse, quantity, n) for n, (sku, quantity) in enumerate(lines, 1)]
+    plan = []
+    for n, (sku, quantity) in enumerate(lines, 1):
+        warehouse = next((w for w in warehouses if stock.get(sku, {}).get(w, 0) >= quantity), None)
+        if warehouse is None:
+            raise Short(sku)
+        plan.append((product[sku], warehouse, quantity, n))
+    return plan
+
+
+async def place_order(
+    connection: asyncpg.Connection, lines: Sequence[tuple[str, int]], name: str, email: str
+) -> tuple[str, int]:
+    """One order through the floor's transaction; returns (number, units reserved)."""
+    async with connection.transaction():
+        rows = await connection.fetch(STOCK, [sku for sku, _ in lines])
+        plan = allocate(lines, rows)
+        placed = await connection.fetchrow(
+            PLACE,
+            name,
+            email,
+            [n for *_, n in plan],
+            [product_id for product_id, *_ in plan],
+            [quantity for _, _, quantity, _ in plan],
+        )
+        line_ids = placed["line_ids"]
+        for product_id, warehouse_id, quantity, n in sorted(plan):
+            if (
+                await connection.fetchval(RESERVE, product_id, warehouse_id, quantity, line_ids[n - 1])
+                is None
+            ):
+                raise Short(f"product {product_id} at warehouse {warehouse_id}")
+    return placed["number"], sum(quantity for _, _, quantity, _ in plan)

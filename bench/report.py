@@ -1,0 +1,104 @@
+"""Printing figures: one block per workload as it finishes, one summary table at the end."""
+
+from typing import Any
+
+from bench.workloads import TARGETS
+
+
+def _num(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def errors_text(result: dict[str, Any]) -> str:
+    """Every non-2xx status (with its problem code) and exception, most frequent first."""
+    bad = {k: v for k, v in result.get("results", {}).items() if not (k[:1] == "2" or k == "committed")}
+    return ", ".join(f"{k}: {v}" for k, v in bad.items()) or "none"
+
+
+HEADER = f"  {'side':<34} {'clients':>7} {'ok/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}"
+
+
+def phase_row(name: str, result: dict[str, Any]) -> str:
+    if "error" in result:
+        return f"  {name:<34} load generator failed: {result['error'].splitlines()[0]}"
+    latency = result["latency_ms"]
+    return (
+        f"  {name:<34} {result['clients']:>7} {_num(result['throughput']):>9} {_num(latency['p50'], 2):>8}"
+        f" {_num(latency['p95'], 2):>8} {_num(latency['p99'], 2):>8} {_num(latency['max'], 2):>8}"
+        f" {_num(result['errors']):>7}"
+    )
+
+
+def phase_details(result: dict[str, Any]) -> list[str]:
+    if "error" in result:
+        return ["    " + line for line in result["error"].splitlines()[-6:]]
+    lines = []
+    for label, figures in result.get("by_label", {}).items():
+        latency = figures["latency_ms"]
+        lines.append(
+            f"    {label:<32} {_num(figures['throughput']):>9} ok/s  p50 {_num(latency['p50'], 2)}"
+            f"  p99 {_num(latency['p99'], 2)} ms  errors {figures['errors']}"
+        )
+    lines.append(f"    errors by status: {errors_text(result)}")
+    if result.get("outcomes"):
+        lines.append("    answers: " + ", ".join(f"{k}: {v:,}" for k, v in result["outcomes"].items()))
+    used = result["cpu_cores"]
+    loadgen = result["loadgen"]
+    lines.append(
+        "    CPU cores: "
+        + "  ".join(f"{k} {v:.2f}" for k, v in used.items())
+        + f"  | load generator {loadgen['cpu_of_one_core']:.0%} of one core, loop lag p99 {loadgen['loop_lag_ms_p99']} ms"
+    )
+    return lines
+
+
+def target_text(key: str, figures: dict[str, float | None]) -> list[str]:
+    out = []
+    for target in TARGETS.get(key, []):
+        measured = figures.get(target.metric)
+        met = target.met(measured)
+        verdict = "n/a" if met is None else ("meets" if met else "below")
+        shown = (
+            "-"
+            if measured is None
+            else (f"{measured:.2f}" if target.metric == "ratio" else f"{measured:,.1f}")
+        )
+        out.append(f"target {target.text}: {shown} -> {verdict}")
+    return out
+
+
+def check_text(check: dict[str, Any]) -> list[str]:
+    if "error" in check:
+        return [f"  erp check: could not run: {check['error']}"]
+    lines = [f"  erp check: {check['held']} of {check['of']} invariants hold ({check['seconds']} s)"]
+    for violation in check["violations"]:
+        lines.append(f"    FAIL {violation['rule']}: {violation['rows'][:3]}")
+    return lines
+
+
+def summary_table(results: dict[str, Any]) -> list[str]:
+    rows = [
+        f"{'workload':<44} {'ok/s':>9} {'p50':>7} {'p95':>7} {'p99':>7} {'errors':>7} {'floor/s':>9} {'app/floor':>9}  targets",
+    ]
+    for key, workload in results["workloads"].items():
+        for side_name, side in workload.get("phases", {}).items():
+            if side.get("target") == "floor" or "error" in side:
+                if "error" in side:
+                    rows.append(f"{key + ' ' + side_name:<44} failed: {side['error'].splitlines()[0]}")
+                continue
+            latency = side["latency_ms"]
+            floor = workload.get("floor_throughput") if side_name == "app" else None
+            ratio = workload.get("ratio") if side_name == "app" else None
+            figures = {"throughput": side["throughput"], "ratio": ratio, "p99_ms": latency["p99"]}
+            target_key = key if key != "W4" else ("W4-1" if side_name.startswith("1") else "")
+            verdicts = "; ".join(target_text(target_key, figures)) if target_key else ""
+            rows.append(
+                f"{key + ' ' + side_name:<44} {_num(side['throughput']):>9} {_num(latency['p50'], 1):>7}"
+                f" {_num(latency['p95'], 1):>7} {_num(latency['p99'], 1):>7} {_num(side['errors']):>7}"
+                f" {_num(floor):>9} {_num(ratio, 2):>9}  {verdicts.replace('target ', '')}"
+            )
+    return rows
