@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench import database, dataset, loadgen, report, workloads
+from bench import cpu, database, dataset, loadgen, report, workloads
 from bench.server import SERVICE_ENV, Service
 from bench.workloads import Catalogue
 
@@ -106,6 +106,7 @@ class Bench:
             "workloads": {},
         }
         self.failed_checks = 0
+        self.order_numbers: list[str] = []
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -207,6 +208,7 @@ class Bench:
         timings = asyncio.run(
             dataset.bulk_load(self.server.database_url, args.products, self.catalogue.hot_sku)
         )
+        self.order_numbers = asyncio.run(dataset.seed_orders(self.server.database_url, self.catalogue, 2000))
         say(f"loaded {args.products:,} products x {len(dataset.WAREHOUSES)} warehouses, stock through the ledger "
             f"({', '.join(f'{k} {v}' for k, v in timings.items())}); setup {time.perf_counter() - started:.0f} s")  # fmt: skip
         self.results["database"] = {
@@ -216,6 +218,7 @@ class Bench:
             "products": args.products,
             "warehouses": len(dataset.WAREHOUSES),
             "load_timings_s": timings,
+            "seeded_orders": len(self.order_numbers),
         }
 
     def probe(self) -> dict[str, int]:
@@ -249,12 +252,21 @@ class Bench:
         for workers in (1, 2):
             self.service = self.start_service(workers)
             if workload is None:
-                workload = "W1" if self.probe()["POST /orders"] == 201 else "reads"
+                # The service mix, when every endpoint it uses answers; else what exists.
+                workload = "W3" if all(200 <= s < 300 for s in self.probe().values()) else "reads"
             result = self.phase(
-                f"calibrate {workers}", workload, "app", args.clients, duration=args.calibrate
+                f"calibrate {workers}",
+                workload,
+                "app",
+                args.clients,
+                duration=args.calibrate,
+                catalogue=self.w3_catalogue(),
             )
             measured[workers] = result
-            say(report.phase_row(f"{workers} worker{'s' if workers > 1 else ''} ({workload})", result))
+            say(
+                report.phase_row(f"{workers} worker{'s' if workers > 1 else ''} ({workload})", result),
+                *report.phase_details(result),
+            )
             if workers == 1:
                 self.stop_service()
         best = max(measured, key=lambda w: measured[w].get("throughput") or 0)
@@ -267,6 +279,24 @@ class Bench:
             "calibration": {str(w): r for w, r in measured.items()},
         }
         return best
+
+    def selftest(self) -> None:
+        """The load generator against the cheapest endpoint: what one request costs the client itself."""
+        say("", "load generator self-test (GET /healthz: no database, no auth)", report.HEADER)
+        result = self.phase(
+            "self-test", "healthz", "app", self.args.clients, duration=min(3, self.args.duration)
+        )
+        say(report.phase_row("GET /healthz", result), *report.phase_details(result))
+        self.results["loadgen_selftest"] = result
+        if "error" not in result and result["loadgen"]["cpu_us_per_request"]:
+            capacity = 1e6 / result["loadgen"]["cpu_us_per_request"]
+            say(f"  one load-generator core could send ~{capacity:,.0f} requests/s of this kind")
+            result["loadgen"]["capacity_per_core"] = round(capacity)
+
+    def w3_catalogue(self) -> Catalogue:
+        return Catalogue(
+            self.catalogue.products, spread=self.catalogue.spread, order_numbers=tuple(self.order_numbers)
+        )
 
     def workload(self, key: str) -> None:
         args = self.args
@@ -299,11 +329,7 @@ class Bench:
                     say(f"  app/floor = {entry['ratio']:.2f}")
             target_key = key
         elif key == "W3":
-            numbers = asyncio.run(dataset.seed_orders(self.server.database_url, self.catalogue, 2000))
-            catalogue = Catalogue(
-                self.catalogue.products, spread=self.catalogue.spread, order_numbers=tuple(numbers)
-            )
-            app = run("app", "W3", "app", args.clients, catalogue=catalogue)
+            app = run("app", "W3", "app", args.clients, catalogue=self.w3_catalogue())
             figures["throughput"] = app.get("throughput")
             target_key = key
         elif key == "W4":
@@ -343,11 +369,16 @@ class Bench:
         started = time.perf_counter()
         say(f"bench: {', '.join(args.workloads)}; {args.duration:g} s per phase after {args.warmup:g} s warm-up;"
             f" {os.cpu_count()} cores; service env {SERVICE_ENV}")  # fmt: skip
+        busy = cpu.machine_busy()
+        self.results["machine"]["busy_cores_before"] = busy
+        if busy > 0.25:
+            say(f"WARNING: {busy:.2f} cores are busy before the bench starts; its figures will be low")
         try:
             self.prepare()
             say("", "service workers (uvicorn, uvloop, httptools, no access log):", report.HEADER)
             workers = self.choose_workers()
             say(f"  -> {workers} worker{'s' if workers > 1 else ''}")
+            self.selftest()
             probes = self.probe()
             self.results["probes"] = probes
             missing = {k: v for k, v in probes.items() if not 200 <= v < 300}

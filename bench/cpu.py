@@ -11,7 +11,8 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _processes() -> dict[int, tuple[int, str, int]]:
-    """pid -> (ppid, comm, utime + stime ticks)."""
+    """pid -> (ppid, comm, ticks): its own CPU time plus that of the children it has reaped, so a
+    PostgreSQL backend or a worker that exits inside a window still counts, in its parent."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -23,7 +24,7 @@ def _processes() -> dict[int, tuple[int, str, int]]:
             continue
         comm = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
-        found[int(entry)] = (int(fields[1]), comm, int(fields[11]) + int(fields[12]))
+        found[int(entry)] = (int(fields[1]), comm, sum(int(v) for v in fields[11:15]))
     return found
 
 
@@ -71,11 +72,7 @@ class Sampler:
 
 
 def cores_used(start: Snapshot, end: Snapshot, seconds: float) -> dict[str, float]:
-    """Cores per group over the window, plus `other` (busy but in no group) and `idle`.
-
-    Processes that exit inside the window lose their ticks from the sum, so a group can read a little
-    low; the machine-wide `busy` figure is exact.
-    """
+    """Cores per group over the window, plus `other` (busy but in no group) and `idle`."""
     used = {
         name: max(0, end.groups[name] - start.groups.get(name, 0)) / TICK / seconds for name in end.groups
     }
@@ -85,3 +82,51 @@ def cores_used(start: Snapshot, end: Snapshot, seconds: float) -> dict[str, floa
     used["other"] = max(0.0, busy - sum(used.values()))
     used["idle"] = max(0.0, ncpu - busy)
     return {name: round(value, 2) for name, value in used.items()}
+
+
+def connections_by_process(root: int, port: int) -> list[int]:
+    """Established connections to `port` held by each process under `root`, largest first: how evenly
+    the kernel handed the load generator's keep-alive connections to the service's workers."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.readlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            parts = row.split()
+            if parts[3] == "01" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(parts[9])
+    processes = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in processes.items():
+        children.setdefault(ppid, []).append(pid)
+    counts, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, ()))
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        held = 0
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            held += target.startswith("socket:[") and target[8:-1] in inodes
+        if held:
+            counts.append(held)
+    return sorted(counts, reverse=True)
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    """Cores busy right now, over `seconds`: anything above ~0.1 is someone else's work."""
+    import time
+
+    busy, total = _busy_ticks()
+    time.sleep(seconds)
+    busy2, total2 = _busy_ticks()
+    return round((busy2 - busy) / max(1, total2 - total) * (os.cpu_count() or 1), 2)

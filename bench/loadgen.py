@@ -132,6 +132,72 @@ class LagMonitor:
                 self.lags.append(time.perf_counter() - before - self.interval)
 
 
+class DatabaseWatch:
+    """What PostgreSQL's sessions are doing during the window, sampled every 100 ms from one extra
+    connection: how many are running, waiting on a lock, or idle inside an open transaction (holding
+    its locks while the client does something else); plus commits and new sessions from pg_stat_database.
+    """
+
+    ACTIVITY = """
+        SELECT state, coalesce(wait_event_type || ':' || wait_event, 'cpu') AS wait
+          FROM pg_stat_activity
+         WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+    """
+    COUNTERS = """
+        SELECT xact_commit, xact_rollback, sessions FROM pg_stat_database WHERE datname = current_database()
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.connection: Any = None
+        self.samples = 0
+        self.states: Counter[str] = Counter()
+        self.counters: list[dict[str, int]] = []
+        self.stopped = False
+
+    async def open(self) -> None:
+        import asyncpg
+
+        try:
+            self.connection = await asyncpg.connect(
+                self.dsn, server_settings={"application_name": "bench-watch"}
+            )
+        except Exception:  # watching is a bonus; the load runs without it
+            self.connection = None
+
+    async def count(self) -> None:
+        if self.connection is not None:
+            await self.connection.execute("SELECT pg_stat_clear_snapshot()")
+            self.counters.append(dict(await self.connection.fetchrow(self.COUNTERS)))
+
+    async def run(self, until: float) -> None:
+        if self.connection is None:
+            return
+        while time.perf_counter() < until and not self.stopped:
+            for row in await self.connection.fetch(self.ACTIVITY):
+                key = row["state"] if row["state"] != "active" else f"active {row['wait']}"
+                self.states[key] += 1
+            self.samples += 1
+            await asyncio.sleep(0.1)
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close(timeout=5)
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        if not self.samples:
+            return {}
+        out: dict[str, Any] = {
+            "sessions_avg": {k: round(v / self.samples, 1) for k, v in self.states.most_common()},
+        }
+        if len(self.counters) == 2 and seconds:
+            first, last = self.counters
+            out["commits_per_s"] = round((last["xact_commit"] - first["xact_commit"]) / seconds, 1)
+            out["rollbacks_per_s"] = round((last["xact_rollback"] - first["xact_rollback"]) / seconds, 1)
+            out["new_sessions"] = last["sessions"] - first["sessions"]
+        return out
+
+
 class Runner:
     def __init__(self, phase: Phase) -> None:
         self.phase = phase
@@ -256,6 +322,8 @@ class Runner:
     async def run(self) -> dict[str, Any]:
         phase = self.phase
         sampler = cpu.Sampler({**phase.cpu_roots, "loadgen": os.getpid()})
+        watch = DatabaseWatch(phase.dsn)
+        await watch.open()
         if phase.target == "floor":
             connections = await self.open_floor(phase.clients)
             client = self.floor_client
@@ -275,12 +343,20 @@ class Runner:
 
         await asyncio.sleep(max(0.0, self.window_start - time.perf_counter()))
         first, cpu_start, self.lag.recording = sampler.snapshot(), time.process_time(), True
+        app = phase.cpu_roots.get("app")
+        spread = cpu.connections_by_process(app, phase.port) if app and phase.target == "app" else []
+        await watch.count()
+        watching = asyncio.create_task(watch.run(hard_stop))
         if phase.one_shot:
             done, pending = await asyncio.wait(tasks, timeout=hard_stop - time.perf_counter())
             self.window_end = time.perf_counter()
         else:
             await asyncio.sleep(max(0.0, self.window_end - time.perf_counter()))
         last, cpu_end, self.lag.recording = sampler.snapshot(), time.process_time(), False
+        watch.stopped = True
+        await asyncio.wait([watching], timeout=5)
+        await watch.count()
+        await watch.close()
         seconds = self.window_end - self.window_start
         done, pending = await asyncio.wait(tasks, timeout=max(0.1, hard_stop - time.perf_counter()))
         for task in pending:
@@ -299,13 +375,20 @@ class Runner:
             seconds=round(seconds, 3),
             cancelled_clients=len(pending),
             cpu_cores=cpu.cores_used(first, last, seconds),
+            database=watch.summary(seconds),
+            connections_per_worker=spread,
             loadgen={
                 "cpu_of_one_core": round((cpu_end - cpu_start) / seconds, 3) if seconds else None,
+                "cpu_us_per_request": round((cpu_end - cpu_start) / len_or_one(self.stats) * 1e6, 1),
                 "loop_lag_ms_p50": round((percentile(lags, 50) or 0) * 1000, 2),
                 "loop_lag_ms_p99": round((percentile(lags, 99) or 0) * 1000, 2),
             },
         )
         return summary
+
+
+def len_or_one(stats: Stats) -> int:
+    return max(1, sum(len(v) for v in stats.latencies.values()))
 
 
 def run_phase(phase: Phase) -> dict[str, Any]:

@@ -48,11 +48,24 @@ def phase_details(result: dict[str, Any]) -> list[str]:
         lines.append("    answers: " + ", ".join(f"{k}: {v:,}" for k, v in result["outcomes"].items()))
     used = result["cpu_cores"]
     loadgen = result["loadgen"]
+    lines.append("    CPU cores: " + "  ".join(f"{k} {v:.2f}" for k, v in used.items()))
+    if len(result.get("connections_per_worker") or ()) > 1:
+        lines.append(f"    keep-alive connections per service worker: {result['connections_per_worker']}")
     lines.append(
-        "    CPU cores: "
-        + "  ".join(f"{k} {v:.2f}" for k, v in used.items())
-        + f"  | load generator {loadgen['cpu_of_one_core']:.0%} of one core, loop lag p99 {loadgen['loop_lag_ms_p99']} ms"
+        f"    load generator: {loadgen['cpu_of_one_core']:.0%} of one core"
+        f" ({loadgen['cpu_us_per_request']} us a request), event-loop lag p99 {loadgen['loop_lag_ms_p99']} ms"
     )
+    if used.get("other", 0) > 0.25:
+        lines.append(
+            f"    WARNING: {used['other']:.2f} cores went to processes outside the bench; figures are low"
+        )
+    db = result.get("database") or {}
+    if db:
+        sessions = ", ".join(f"{k} {v}" for k, v in db.get("sessions_avg", {}).items())
+        lines.append(
+            f"    PostgreSQL: {_num(db.get('commits_per_s'))} commits/s, {_num(db.get('rollbacks_per_s'))}"
+            f" rollbacks/s, {db.get('new_sessions', '-')} new sessions; sessions by state (avg): {sessions or '-'}"
+        )
     return lines
 
 

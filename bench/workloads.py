@@ -134,7 +134,13 @@ def stock_read(catalogue: Catalogue, rng: random.Random) -> Request:
     return Request("GET /stock?sku=", "GET", f"{API}/stock?sku={bulk_sku(rng.randint(1, catalogue.spread))}")
 
 
+def healthz(catalogue: Catalogue, rng: random.Random) -> Request:
+    """The cheapest request the service answers: measures what the load generator itself costs."""
+    return Request("GET /healthz", "GET", "/healthz")
+
+
 REQUESTS: dict[str, Callable[[Catalogue, random.Random], Request]] = {
+    "healthz": healthz,
     "W1": w1,
     "W2": w2,
     "W3": w3,
