@@ -26,6 +26,30 @@ SELECT s.product_id, s.warehouse_id, s.on_hand, s.reserved, s.on_hand - s.reserv
     ON b.product_id = s.product_id AND b.backorder_warehouse_id = s.warehouse_id
 """
 
+# Reserving for a whole order in one round trip: one conditional update per product and warehouse, in
+# the order given (the caller sorts by the global lock order), each with its reservation row. All or
+# nothing: if stock cannot cover one of them (a racing order came first), everything it did is rolled
+# back, its row locks released, and it answers false, so the caller can lock and re-plan.
+RESERVE_STOCK = """
+CREATE FUNCTION reserve_stock(products int[], warehouses int[], quantities bigint[], lines int[])
+RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(products, 1), 0) LOOP
+        UPDATE stock_level SET reserved = reserved + quantities[i]
+         WHERE product_id = products[i] AND warehouse_id = warehouses[i] AND on_hand - reserved >= quantities[i];
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'reservation lost to a concurrent order' USING ERRCODE = 'ER001';
+        END IF;
+        INSERT INTO reservation (product_id, warehouse_id, owner_type, owner_id, quantity)
+        VALUES (products[i], warehouses[i], 'order_line', lines[i], quantities[i]);
+    END LOOP;
+    RETURN true;
+EXCEPTION WHEN SQLSTATE 'ER001' THEN
+    RETURN false;
+END
+$$
+"""
+
 STOCK_POSITION_BEFORE = """
 CREATE OR REPLACE VIEW stock_position AS
 SELECT product_id, warehouse_id, on_hand, reserved, on_hand - reserved AS available, quarantined,
@@ -148,9 +172,11 @@ def upgrade() -> None:
     op.create_index('ix_pick_list_line_order_line_id', 'pick_list_line', ['order_line_id'], unique=False)
     op.create_index('ix_pick_list_line_pick_list_id', 'pick_list_line', ['pick_list_id', 'position'], unique=False)
     op.execute(STOCK_POSITION)
+    op.execute(RESERVE_STOCK)
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION reserve_stock(int[], int[], bigint[], int[])")
     op.execute(STOCK_POSITION_BEFORE)
     op.drop_index('ix_pick_list_line_pick_list_id', table_name='pick_list_line')
     op.drop_index('ix_pick_list_line_order_line_id', table_name='pick_list_line')

@@ -14,6 +14,7 @@ from erp.admin import router as admin_router
 from erp.config import Settings, get_settings
 from erp.db import create_engine, resolve_database_url, sessionmaker
 from erp.errors import PROBLEM_JSON, Problem, install_error_handlers, problem
+from erp.events import router as events_router
 from erp.inventory.router import router as inventory_router
 from erp.orders.router import router as orders_router
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     install_error_handlers(app)
     app.include_router(inventory_router, prefix=API_PREFIX)
     app.include_router(orders_router, prefix=API_PREFIX)
+    app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(admin_router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["health"])

@@ -188,6 +188,7 @@ async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     if state.startswith("22"):
         return problem(422, "validation_error", "Invalid request", "A value is out of range or not representable.")
     if state in ("55P03", "40001", "40P01"):
+        log.warning("database busy: sqlstate %s on %s %s: %s", state, request.method, request.url.path, exc.orig)
         return problem(503, "busy", "Busy, try again", "The data is busy; retry the request.", headers={"Retry-After": "1"})
     if state == "57014":
         return problem(503, "timeout", "Timed out", "The request took too long and was cancelled.", headers={"Retry-After": "1"})

@@ -4,10 +4,21 @@ An order's timeline is its events; integrations read the same events as a feed.
 """
 
 import json
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from sqlalchemy import text
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from erp.auth import allow
+from erp.db import SessionDep
+from erp.models import Event
+from erp.pagination import Limit, Page, paginate
+from erp.routing import router as make_router
+
+EventReader = allow("admin", "service", "integration")
 
 INSERT = text(
     "INSERT INTO event (type, subject, order_id, actor, channel, data)"
@@ -30,3 +41,33 @@ async def record(
         {"type": type, "subject": subject, "order_id": order_id, "actor": actor, "channel": channel,
          "data": json.dumps(data or {}, default=str)},
     )
+
+
+class EventOut(BaseModel):
+    id: int
+    type: str
+    subject: str
+    actor: str
+    channel: str | None
+    data: dict[str, Any]
+    at: datetime
+
+
+router = make_router(tags=["events"])
+
+
+@router.get("/events")
+async def list_events(
+    actor: EventReader,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, le=2**62, description="Return events with id greater than this.")] = 0,
+    type: Annotated[str | None, Query(max_length=60, pattern=r"^[a-z_.]+$")] = None,
+    limit: Limit = 50,
+) -> Page[EventOut]:
+    """The outbox as a feed, oldest first: poll with `after` = the last id you processed."""
+    query = select(Event).where(Event.id > after)
+    if type is not None:
+        query = query.where(Event.type == type)
+    return await paginate(session, query, [Event.id], limit, None, lambda r: EventOut(
+        id=r[0].id, type=r[0].type, subject=r[0].subject, actor=r[0].actor, channel=r[0].channel,
+        data=r[0].data, at=r[0].created_at))

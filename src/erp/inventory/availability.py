@@ -64,6 +64,7 @@ class Availability:
     supply: list[Supply] = field(default_factory=list)
     lead_time_days: int | None = None
     active: bool = True
+    name: str = ""
 
     @property
     def available_now(self) -> int:
@@ -143,7 +144,7 @@ BY_PRODUCT = text(STOCK + " WHERE p.id = ANY(:ids)")
 def _collect(rows: Sequence[Any], key: str) -> dict[Any, Availability]:
     found: dict[Any, Availability] = {}
     for row in rows:
-        entry = found.setdefault(getattr(row, key), Availability(row.sku, row.product_id, [], active=row.active))
+        entry = found.setdefault(getattr(row, key), Availability(row.sku, row.product_id, [], active=row.active, name=row.name))
         entry.stock.append(WarehouseStock(
             row.warehouse_id, row.code, row.priority, row.handling_days, row.available, row.backordered))
     return found

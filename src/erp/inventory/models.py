@@ -9,7 +9,6 @@ from sqlalchemy import (
     UniqueConstraint,
     column,
     table,
-    text,
 )
 from sqlmodel import Field, SQLModel
 

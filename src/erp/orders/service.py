@@ -24,7 +24,7 @@ from erp.orders.schemas import (
     UnpromisableLine,
 )
 from erp.orders.status import LineState, order_status
-from erp.orders.view import order_view
+from erp.orders.view import assemble, order_view
 
 INSERT_ORDER = text("""
 WITH o AS (
@@ -32,7 +32,7 @@ WITH o AS (
                              external_ref, allow_backorder, created_by)
     VALUES (:channel, :status, :name, :email, :phone, CAST(:ship_to AS jsonb), :external_ref, :allow_backorder,
             :actor)
-    RETURNING id, number
+    RETURNING id, number, created_at
 ), l AS (
     INSERT INTO order_line (order_id, line_no, product_id, quantity, backordered, backorder_warehouse_id,
                             promised_date, promise_basis, promise_reason)
@@ -47,9 +47,17 @@ WITH o AS (
 ), e AS (
     INSERT INTO event (type, subject, order_id, actor, channel, data)
     SELECT 'order.placed', o.number, o.id, :actor, :channel, CAST(:event AS jsonb) FROM o
+    RETURNING id
 )
-SELECT o.id, o.number, (SELECT array_agg(l.id ORDER BY l.line_no) FROM l) AS line_ids FROM o
+SELECT o.id, o.number, o.created_at, (SELECT array_agg(l.id ORDER BY l.line_no) FROM l) AS line_ids,
+       (SELECT id FROM e) AS event_id
+  FROM o
 """)
+
+RESERVE_ORDER = text(
+    "SELECT reserve_stock(CAST(:products AS int[]), CAST(:warehouses AS int[]),"
+    " CAST(:quantities AS bigint[]), CAST(:lines AS int[]))"
+)
 
 
 def _promise_for(allocation: LineAllocation, stock: availability.Availability, today: date) -> availability.Promise:
@@ -61,8 +69,9 @@ def _promise_for(allocation: LineAllocation, stock: availability.Availability, t
 async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal, today: date) -> OrderOut:
     """Validate, allocate across warehouses and reserve, in this transaction.
 
-    Round trips: one read of availability, one insert of order + lines + event, one conditional update
-    per product and warehouse (issued last, in the global lock order), then the status view.
+    Round trips: one read of availability, one insert of order + lines + event, and last one call that
+    makes every reservation (one conditional update per product and warehouse, in the global lock
+    order), so row locks are held only from there to COMMIT. The answer is built from what is known.
     """
     skus = [line.sku for line in data.lines]
     stock = await availability.load(session, skus)
@@ -74,10 +83,6 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
     plan = allocate(requests, {pid: a.stock for pid, a in by_product.items()})
     if not data.allow_backorder and any(a.backordered for a in plan):
         raise _insufficient(data, stock, today)
-
-    promises = [_promise_for(a, by_product[a.product_id], today) for a in plan]
-    backorder_at = [first_choice(by_product[a.product_id].stock) for a in plan]
-    status = "backordered" if any(a.backordered for a in plan) else "confirmed"
     if data.external_ref is not None:
         existing = (await session.execute(
             text("SELECT number FROM sales_order WHERE channel = :c AND external_ref = :r"),
@@ -85,6 +90,11 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
         if existing is not None:
             raise AlreadyExists(f"Channel {data.channel} already has order {existing} for external_ref "
                                 f"{data.external_ref!r}.", extra={"order": existing})
+
+    promises = [_promise_for(a, by_product[a.product_id], today) for a in plan]
+    backorder_at = [first_choice(by_product[a.product_id].stock) for a in plan]
+    status = "backordered" if any(a.backordered for a in plan) else "confirmed"
+    event = {"lines": [{"sku": sku, "quantity": line.quantity} for sku, line in zip(skus, data.lines, strict=True)]}
     created = (await session.execute(INSERT_ORDER, {
         "channel": data.channel, "status": status, "name": data.customer.name,
         "email": data.customer.email.lower(), "phone": data.customer.phone,
@@ -95,65 +105,59 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
         "backorder_warehouses": [w.warehouse_id if a.backordered and w else None
                                  for a, w in zip(plan, backorder_at, strict=True)],
         "dates": [p.date for p in promises], "bases": [p.basis for p in promises],
-        "reasons": [p.reason[:300] for p in promises],
-        "event": json.dumps({"lines": [{"sku": sku, "quantity": line.quantity}
-                                       for sku, line in zip(skus, data.lines, strict=True)]}),
+        "reasons": [p.reason[:300] for p in promises], "event": json.dumps(event),
     })).one()
     line_ids = dict(zip([a.line_no for a in plan], created.line_ids, strict=True))
 
-    short = await _reserve(session, plan, line_ids)
-    if short:
-        if not data.allow_backorder:
-            raise _insufficient(data, await availability.load(session, skus), today)
-        await _backorder_what_was_lost(session, short, line_ids, by_product, created.id, today)
-    return await order_view(session, created.number, today)
+    if not await _reserve(session, plan, line_ids):
+        # A racing order reserved first: lock the products everywhere, re-plan on fresh numbers, reserve.
+        await inventory.lock_products_everywhere(session, list(by_product))
+        stock = await availability.load(session, skus)
+        by_product = {stock[sku].product_id: stock[sku] for sku in skus}
+        plan = allocate(requests, {pid: a.stock for pid, a in by_product.items()})
+        if not data.allow_backorder and any(a.backordered for a in plan):
+            raise _insufficient(data, stock, today)
+        if not await _reserve(session, plan, line_ids):
+            raise RuntimeError("reservation failed while holding the stock locks")
+        await _record_plan(session, plan, by_product, line_ids, today)
+        await refresh_status(session, created.id, actor.name)
+        return await order_view(session, created.number, today)
+
+    order = {"number": created.number, "status": status, "channel": data.channel,
+             "customer_name": data.customer.name, "customer_email": data.customer.email.lower(),
+             "customer_phone": data.customer.phone, "ship_to": data.ship_to.model_dump() if data.ship_to else None,
+             "external_ref": data.external_ref, "created_at": created.created_at, "version": 1}
+    lines = [{"line_no": a.line_no, "sku": by_product[a.product_id].sku, "name": by_product[a.product_id].name,
+              "quantity": a.quantity, "cancelled": 0, "backordered": a.backordered, "picked": 0, "packed": 0,
+              "shipped": 0, "returned": 0, "promised_date": p.date, "promise_basis": p.basis, "reason": p.reason[:300],
+              "allocations": [{"warehouse": s.code, "reserved": q} for s, q in a.takes]}
+             for a, p in zip(plan, promises, strict=True)]
+    placed = {"id": created.event_id, "at": created.created_at, "type": "order.placed", "actor": actor.name,
+              "channel": data.channel, "data": event}
+    return assemble(order, lines, [], 0, [placed], touch_threshold=0)
 
 
-async def _reserve(session: AsyncSession, plan: Sequence[LineAllocation], line_ids: dict[int, int]) -> dict[int, int]:
-    """Reserve the plan in the global lock order. Returns units per line that a racing order took first."""
-    pairs = sorted(
-        ((a.product_id, s.priority, s.warehouse_id, a.line_no, quantity) for a in plan for s, quantity in a.takes),
-    )
-    short: dict[int, int] = {}
-    for product_id, _, warehouse_id, line_no, quantity in pairs:
-        if not await backorders.reserve(session, line_ids[line_no], product_id, warehouse_id, quantity):
-            short[line_no] = short.get(line_no, 0) + quantity
-    return short
+async def _reserve(session: AsyncSession, plan: Sequence[LineAllocation], line_ids: dict[int, int]) -> bool:
+    """Every reservation of the plan in one call, in the global lock order; all or nothing."""
+    pairs = sorted((a.product_id, s.priority, s.warehouse_id, line_ids[a.line_no], quantity)
+                   for a in plan for s, quantity in a.takes)
+    return (await session.execute(RESERVE_ORDER, {
+        "products": [p[0] for p in pairs], "warehouses": [p[2] for p in pairs],
+        "quantities": [p[4] for p in pairs], "lines": [p[3] for p in pairs],
+    })).scalar_one()
 
 
-async def _backorder_what_was_lost(
-    session: AsyncSession, short: dict[int, int], line_ids: dict[int, int],
-    by_product: dict[int, availability.Availability], order_id: int, today: date,
-) -> None:
-    """A racing order reserved first: try later warehouses, then backorder the rest with a promise.
-
-    Only warehouses after the ones this order already locks for the product are tried, so the lock
-    order holds and no two orders can deadlock.
-    """
-    for line_no, quantity in sorted(short.items()):
-        line_id = line_ids[line_no]
-        row = (await session.execute(text("SELECT product_id FROM order_line WHERE id = :id"), {"id": line_id})).one()
-        held = (await session.execute(text(
-            "SELECT coalesce(max(w.priority * 100000 + w.id), -1) FROM reservation r"
-            " JOIN warehouse w ON w.id = r.warehouse_id WHERE r.owner_type = 'order_line' AND r.owner_id = :id"
-        ), {"id": line_id})).scalar_one()
-        remaining = quantity
-        for s in availability.by_priority(by_product[row.product_id].stock):
-            if s.priority * 100000 + s.warehouse_id <= held or remaining == 0:
-                continue
-            free = (await session.execute(text(
-                "SELECT on_hand - reserved FROM stock_level WHERE product_id = :p AND warehouse_id = :w FOR UPDATE"
-            ), {"p": row.product_id, "w": s.warehouse_id})).scalar_one()
-            take = min(free, remaining)
-            if take > 0 and await backorders.reserve(session, line_id, row.product_id, s.warehouse_id, take):
-                remaining -= take
-        if remaining:
-            first = first_choice(by_product[row.product_id].stock)
-            await session.execute(text(
-                "UPDATE order_line SET backordered = backordered + :q, backorder_warehouse_id = :w WHERE id = :id"
-            ), {"q": remaining, "w": first.warehouse_id if first else None, "id": line_id})
-    await backorders.repromise(session, [line_ids[n] for n in short], today)
-    await refresh_status(session, order_id, None)
+async def _record_plan(session: AsyncSession, plan: Sequence[LineAllocation],
+                       by_product: dict[int, availability.Availability], line_ids: dict[int, int], today: date) -> None:
+    for allocation in plan:
+        stock = by_product[allocation.product_id]
+        promise = _promise_for(allocation, stock, today)
+        first = first_choice(stock.stock)
+        await session.execute(text(
+            "UPDATE order_line SET backordered = :b, backorder_warehouse_id = :w, promised_date = :d,"
+            " promise_basis = :basis, promise_reason = :r WHERE id = :id"
+        ), {"b": allocation.backordered, "w": first.warehouse_id if allocation.backordered and first else None,
+            "d": promise.date, "basis": promise.basis, "r": promise.reason[:300], "id": line_ids[allocation.line_no]})
 
 
 def _insufficient(data: OrderCreate, stock: dict[str, availability.Availability], today: date) -> InsufficientStock:

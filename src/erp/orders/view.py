@@ -91,39 +91,52 @@ def _timeline_entry(event: dict[str, Any]) -> TimelineEntry:
                          channel=event["channel"], summary=describe(event), data=event["data"] or {})
 
 
+def order_promise(lines: list[OrderLineOut], states: list[LineState]) -> tuple[date | None, str, str]:
+    """The whole order's promise: its latest open line, and the least certain basis among them."""
+    open_lines = [line for line, state in zip(lines, states, strict=True) if state.active > state.shipped]
+    if not open_lines:
+        return None, "in_stock", "nothing left to ship"
+    worst = max(open_lines, key=lambda x: (BASIS_RANK[x.promise_basis], x.promised_date or date.max))
+    if any(x.promised_date is None for x in open_lines):
+        return None, worst.promise_basis, worst.reason
+    return max(x.promised_date for x in open_lines), worst.promise_basis, worst.reason
+
+
+def line_out(line: dict[str, Any]) -> tuple[OrderLineOut, LineState]:
+    reserved = sum(a["reserved"] for a in line["allocations"])
+    state = LineState(line["quantity"], line["cancelled"], line["backordered"], reserved, line["picked"],
+                      line["packed"], line["shipped"], line.get("listed", 0))
+    return OrderLineOut(
+        line_no=line["line_no"], sku=line["sku"], name=line["name"], quantity=line["quantity"],
+        reserved=reserved, backordered=line["backordered"], picked=line["picked"], packed=line["packed"],
+        shipped=line["shipped"], cancelled=line["cancelled"], returned=line["returned"],
+        state=line_state_text(state), promised_date=line["promised_date"],
+        promise_basis=line["promise_basis"], reason=line["reason"],
+        allocations=[AllocationOut(**a) for a in line["allocations"]],
+    ), state
+
+
+def assemble(order: dict[str, Any], lines: list[dict[str, Any]], shipments: list[dict[str, Any]], touches: int,
+             timeline: list[dict[str, Any]], touch_threshold: int) -> OrderOut:
+    built = [line_out(line) for line in lines]
+    outs, states = [b[0] for b in built], [b[1] for b in built]
+    promised, basis, reason = order_promise(outs, states)
+    return OrderOut(
+        number=order["number"], status=order["status"],
+        status_text=status_text(order["status"], promised, reason, states), channel=order["channel"],
+        customer=CustomerOut(name=order["customer_name"], email=order["customer_email"],
+                             phone=order["customer_phone"]),
+        ship_to=order["ship_to"], external_ref=order["external_ref"], created_at=order["created_at"],
+        promised_date=promised, promise_basis=basis, reason=reason, lines=outs,
+        shipments=[ShipmentOut(**s) for s in shipments], touches=touches,
+        needs_attention=touches > touch_threshold,
+        timeline=[_timeline_entry(e) for e in timeline], version=order["version"],
+    )
+
+
 async def order_view(session: AsyncSession, number: str, today: date, touch_threshold: int = 3) -> OrderOut:
     row = (await session.execute(VIEW, {"number": number})).first()
     if row is None:
         raise NotFound(f"No order {number}.")
-    lines, states = [], []
-    for line in row.lines:
-        reserved = sum(a["reserved"] for a in line["allocations"])
-        state = LineState(line["quantity"], line["cancelled"], line["backordered"], reserved, line["picked"],
-                          line["packed"], line["shipped"], line["listed"])
-        states.append(state)
-        lines.append(OrderLineOut(
-            line_no=line["line_no"], sku=line["sku"], name=line["name"], quantity=line["quantity"],
-            reserved=reserved, backordered=line["backordered"], picked=line["picked"], packed=line["packed"],
-            shipped=line["shipped"], cancelled=line["cancelled"], returned=line["returned"],
-            state=line_state_text(state), promised_date=line["promised_date"],
-            promise_basis=line["promise_basis"], reason=line["reason"],
-            allocations=[AllocationOut(**a) for a in line["allocations"]],
-        ))
-    open_lines = [line for line, state in zip(lines, states, strict=True) if state.active > state.shipped]
-    if open_lines:
-        worst = max(open_lines, key=lambda x: (BASIS_RANK[x.promise_basis], x.promised_date or date.max))
-        promised = None if any(x.promised_date is None for x in open_lines) else max(
-            x.promised_date for x in open_lines)
-        basis, reason = worst.promise_basis, worst.reason
-    else:
-        promised, basis, reason = None, "in_stock", "nothing left to ship"
-    return OrderOut(
-        number=row.number, status=row.status, status_text=status_text(row.status, promised, reason, states),
-        channel=row.channel,
-        customer=CustomerOut(name=row.customer_name, email=row.customer_email, phone=row.customer_phone),
-        ship_to=row.ship_to, external_ref=row.external_ref, created_at=row.created_at,
-        promised_date=promised, promise_basis=basis, reason=reason, lines=lines,
-        shipments=[ShipmentOut(**s) for s in row.shipments], touches=row.touches,
-        needs_attention=row.touches > touch_threshold,
-        timeline=[_timeline_entry(e) for e in row.timeline], version=row.version,
-    )
+    order = row._mapping
+    return assemble(order, order["lines"], order["shipments"], order["touches"], order["timeline"], touch_threshold)
