@@ -1,13 +1,28 @@
 """A realistic data set so the API is worth exploring at once: warehouses with bins, products, stock."""
 
 import random
+from datetime import date
 
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from erp.auth import Principal
+from erp.inventory import availability
 from erp.inventory import service as inventory
 from erp.inventory.models import Product
 from erp.inventory.schemas import AdjustmentCreate, LocationCreate, ProductCreate, WarehouseCreate
+from erp.orders import fulfilment
+from erp.orders import service as orders
+from erp.orders.schemas import (
+    CancelRequest,
+    ContactCreate,
+    OrderCreate,
+    OrderOut,
+    PackRequest,
+    PickConfirm,
+    PickListCreate,
+    ShipmentCreate,
+)
 
 WAREHOUSES = [
     WarehouseCreate(code="MAD-1", name="Madrid central", priority=10, handling_days=1),
@@ -95,4 +110,74 @@ async def load(session: AsyncSession, seed: int = 7) -> dict[str, int]:
                     actor="demo",
                 )
                 adjustments += 1
-    return {"warehouses": len(WAREHOUSES), "products": len(products), "stock_adjustments": adjustments}
+    orders_placed = await load_orders(session, [p.sku for p in products], rng)
+    return {"warehouses": len(WAREHOUSES), "products": len(products), "stock_adjustments": adjustments,
+            "orders": orders_placed}
+
+
+REP = Principal(-1, "demo rep (Lucia)", "service")
+PICKER = Principal(-2, "demo picker (Jon)", "warehouse")
+VERIFIER = Principal(-3, "demo verifier (Mei)", "warehouse")
+CUSTOMERS = [("Ana Ruiz", "ana.ruiz@example.com"), ("Bruno Keller", "bruno@example.de"),
+             ("Chloe Martin", "chloe.martin@example.fr"), ("Dev Patel", "dev.patel@example.com"),
+             ("Eva Novak", "eva.novak@example.cz"), ("Farid Haddad", "farid@example.com"),
+             ("Grace Kim", "grace.kim@example.com"), ("Hugo Silva", "hugo.silva@example.pt")]
+
+
+async def load_orders(session: AsyncSession, skus: list[str], rng: random.Random) -> int:
+    """Orders in every state, each driven through the same services the API uses."""
+    today = date.today()
+    stock = await availability.load(session, skus)
+    at_madrid = [sku for sku in skus if any(s.code == "MAD-1" and s.available >= 4 for s in stock[sku].stock)]
+    nowhere = [sku for sku in skus if stock[sku].available_now == 0]
+    customers = iter(CUSTOMERS)
+    placed: list[str] = []
+
+    async def place(lines: list[tuple[str, int]], channel: str = "web") -> OrderOut:
+        name, email = next(customers)
+        order = await orders.place_order(session, OrderCreate.model_validate({
+            "customer": {"name": name, "email": email}, "channel": channel,
+            "lines": [{"sku": sku, "quantity": q} for sku, q in lines]}), REP, today)
+        placed.append(order.number)
+        return order
+
+    async def pick_and_pack(order: OrderOut, pack: bool = True) -> None:
+        for warehouse in {a.warehouse for line in order.lines for a in line.allocations}:
+            listed = await fulfilment.create_pick_list(session, PickListCreate(warehouse=warehouse, max_orders=1),
+                                                       PICKER)
+            for line in listed.lines:
+                await fulfilment.confirm_pick(session, listed.id, PickConfirm(
+                    location=line.location, sku=line.sku, quantity=line.quantity), PICKER, today)
+        if pack:
+            await fulfilment.pack(session, order.number, PackRequest.model_validate(
+                {"items": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines]}), VERIFIER, today)
+
+    picks = rng.sample(at_madrid, 8)
+    delivered = await place([(picks[0], 1), (picks[1], 2)], "phone")
+    await pick_and_pack(delivered)
+    await fulfilment.ship(session, delivered.number, ShipmentCreate(carrier="SEUR", tracking_number="SEU-4410021"),
+                          PICKER)
+    await fulfilment.mark_delivered(session, delivered.number, PICKER)
+
+    shipped = await place([(picks[2], 1)])
+    await pick_and_pack(shipped)
+    await fulfilment.ship(session, shipped.number, ShipmentCreate(carrier="DHL", tracking_number="JD0146000055"),
+                          PICKER)
+
+    partial = await place([(picks[3], 1), (picks[4], 1)], "email")
+    await pick_and_pack(partial)
+    await fulfilment.ship(session, partial.number, ShipmentCreate.model_validate(
+        {"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "lines": [{"sku": picks[3], "quantity": 1}]}),
+        PICKER)
+
+    await pick_and_pack(await place([(picks[5], 2)], "store"))
+    await pick_and_pack(await place([(picks[6], 1)], "chat"), pack=False)
+    await place([(picks[7], 1)], "api")
+    waiting = await place([(nowhere[0], 2), (picks[7], 1)], "phone")
+    for summary in ("Customer asks when the order arrives", "Customer asks again; promised a call back",
+                    "Called back with the current promise", "Customer escalates: needs it this week"):
+        await orders.add_contact(session, waiting.number, ContactCreate(
+            channel="phone", direction="inbound", summary=summary), REP)
+    cancelled = await place([(picks[1], 1)], "social")
+    await orders.cancel(session, cancelled.number, CancelRequest(reason="ordered twice by mistake"), REP, today)
+    return len(placed)
