@@ -315,7 +315,13 @@ class Runner:
                     self.phase.dsn, server_settings={"application_name": "bench-floor"}
                 )
 
-        return list(await asyncio.gather(*(one() for _ in range(count))))
+        try:
+            return list(await asyncio.gather(*(one() for _ in range(count))))
+        except asyncpg.TooManyConnectionsError as exc:
+            raise RuntimeError(
+                f"{exc}: the floor needs {count} connections besides the service's pool; raise the server's"
+                " max_connections or lower --clients"
+            ) from None
 
     # --- the run ------------------------------------------------------------------------------------
 

@@ -48,7 +48,12 @@ def phase_details(result: dict[str, Any]) -> list[str]:
         lines.append("    answers: " + ", ".join(f"{k}: {v:,}" for k, v in result["outcomes"].items()))
     used = result["cpu_cores"]
     loadgen = result["loadgen"]
-    lines.append("    CPU cores: " + "  ".join(f"{k} {v:.2f}" for k, v in used.items()))
+    per_request = ""
+    if result.get("throughput"):
+        per_request = "  | per ok request: " + ", ".join(
+            f"{k} {used[k] / result['throughput'] * 1000:.2f} ms" for k in ("app", "postgres") if used.get(k)
+        )
+    lines.append("    CPU cores: " + "  ".join(f"{k} {v:.2f}" for k, v in used.items()) + per_request)
     if len(result.get("connections_per_worker") or ()) > 1:
         lines.append(f"    keep-alive connections per service worker: {result['connections_per_worker']}")
     lines.append(
@@ -107,8 +112,14 @@ def summary_table(results: dict[str, Any]) -> list[str]:
             floor = workload.get("floor_throughput") if side_name == "app" else None
             ratio = workload.get("ratio") if side_name == "app" else None
             figures = {"throughput": side["throughput"], "ratio": ratio, "p99_ms": latency["p99"]}
-            target_key = key if key != "W4" else ("W4-1" if side_name.startswith("1") else "")
+            target_key = key if key != "W4" else ("W4-1" if side_name.startswith("1 SKU") else "")
             verdicts = "; ".join(target_text(target_key, figures)) if target_key else ""
+            sellout = workload.get("sellout")
+            if sellout:
+                verdicts = (
+                    f"reserved {sellout['database'].get('reserved')} of {sellout['units']},"
+                    f" 409 insufficient_stock {sellout['refused_409_insufficient_stock']}"
+                )
             rows.append(
                 f"{key + ' ' + side_name:<44} {_num(side['throughput']):>9} {_num(latency['p50'], 1):>7}"
                 f" {_num(latency['p95'], 1):>7} {_num(latency['p99'], 1):>7} {_num(side['errors']):>7}"
