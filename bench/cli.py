@@ -399,7 +399,7 @@ class Bench:
                 asyncio.run(database.drop_database(self.server))
             self.server.stop()
         if self.results["workloads"]:
-            say("", *report.summary_table(self.results))
+            say("", *report.summary_table(self.results), *report.environment_lines(self.results))
         self.args.out.mkdir(parents=True, exist_ok=True)
         path = self.args.out / time.strftime("%Y%m%d-%H%M%S.json")
         path.write_text(json.dumps(self.results, indent=2, default=str))

@@ -126,3 +126,26 @@ def summary_table(results: dict[str, Any]) -> list[str]:
                 f" {_num(floor):>9} {_num(ratio, 2):>9}  {verdicts.replace('target ', '')}"
             )
     return rows
+
+
+def environment_lines(results: dict[str, Any]) -> list[str]:
+    """How far the figures can be trusted: the load generator's headroom and the machine's other load."""
+    phases = [
+        p for w in results["workloads"].values() for p in w.get("phases", {}).values() if "error" not in p
+    ]
+    if not phases:
+        return []
+    busiest = max(phases, key=lambda p: p["loadgen"]["cpu_of_one_core"] or 0)
+    lag = max(p["loadgen"]["loop_lag_ms_p99"] for p in phases)
+    other = max(p["cpu_cores"].get("other", 0) for p in phases)
+    service = results.get("service", {})
+    lines = [
+        f"service: {service.get('workers')} uvicorn worker(s) ({service.get('chosen_by')});"
+        f" load generator at most {busiest['loadgen']['cpu_of_one_core']:.0%} of one core ({busiest['phase']}),"
+        f" event-loop lag p99 at most {lag} ms",
+    ]
+    if other > 0.25:
+        lines.append(
+            f"WARNING: up to {other:.2f} cores went to processes outside the bench: rerun on a quiet machine"
+        )
+    return lines
