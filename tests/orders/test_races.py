@@ -13,7 +13,8 @@ from tests.orders.test_placing import order_body
 
 @pytest.fixture
 async def live(live_server, keys):
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    # Drop idle connections before the server (keep-alive 5 s) does, or a reused one fails to read.
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=2)
     async with httpx.AsyncClient(base_url=live_server, limits=limits, timeout=60) as client:
         yield Api(client, keys)
 

@@ -65,6 +65,8 @@ class Availability:
     lead_time_days: int | None = None
     active: bool = True
     name: str = ""
+    # All open supply, before earlier backorders claim their share (`supply` is what is left).
+    all_supply: list[Supply] = field(default_factory=list)
 
     @property
     def available_now(self) -> int:
@@ -122,6 +124,35 @@ def backorder_promise(missing: int, availability: Availability, today: date) -> 
     )
 
 
+def queue_promises(availability: Availability, queue: Sequence[int], today: date) -> list[Promise]:
+    """Promises for backordered quantities waiting in line (oldest first) for stock and dated supply."""
+    free = sum(max(s.available, 0) for s in availability.stock)
+    lots = sorted(availability.all_supply, key=lambda s: (s.due, s.reference))
+    promises, demand = [], 0
+    for need in queue:
+        demand += need
+        if demand <= free:
+            promises.append(promise(need, Availability(availability.sku, availability.product_id,
+                                                       availability.stock), today))
+            continue
+        covered, lot_found = free, None
+        for lot in lots:
+            covered += lot.quantity
+            if covered >= demand:
+                lot_found = lot
+                break
+        if lot_found is not None:
+            promises.append(Promise(
+                max(lot_found.due, today) + timedelta(days=lot_found.handling_days), "incoming_supply",
+                f"waiting for {lot_found.reference}, due {lot_found.due.isoformat()}",
+                supply_reference=lot_found.reference))
+        else:
+            promises.append(backorder_promise(need, Availability(
+                availability.sku, availability.product_id, availability.stock,
+                lead_time_days=availability.lead_time_days), today))
+    return promises
+
+
 def projection(availability: Availability, today: date) -> list[ProjectionPoint]:
     """Units that can be promised by each date: stock now, then each dated supply as it arrives."""
     points = [ProjectionPoint(today, availability.available_now)]
@@ -162,6 +193,45 @@ async def load(session: AsyncSession, skus: Sequence[str], warehouse: str | None
 
 async def load_products(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, Availability]:
     return _collect((await session.execute(BY_PRODUCT, {"ids": list(product_ids)})).all(), "product_id")
+
+
+SUPPLY = text("""
+SELECT u.product_id, u.due, u.quantity, u.reference, u.warehouse_id, w.code, w.handling_days
+  FROM open_supply u JOIN warehouse w ON w.id = u.warehouse_id
+ WHERE u.product_id = ANY(:ids) ORDER BY u.product_id, u.due, u.reference
+""")
+LEAD_TIME = text("SELECT product_id, lead_time_days FROM preferred_lead_time WHERE product_id = ANY(:ids)")
+
+
+async def with_supply(session: AsyncSession, found: Sequence[Availability]) -> None:
+    """Add dated supply (open purchase orders) and the preferred supplier's lead time.
+
+    Supply is first come, first served: backorders already waiting claim the earliest supply, so each
+    `Supply` left here is what a new request can still be promised from.
+    """
+    by_id = {a.product_id: a for a in found}
+    lots: dict[int, list[Supply]] = {pid: [] for pid in by_id}
+    for row in (await session.execute(SUPPLY, {"ids": list(by_id)})).all():
+        lots[row.product_id].append(Supply(row.due, row.quantity, row.reference, row.warehouse_id, row.code,
+                                           row.handling_days))
+    for row in (await session.execute(LEAD_TIME, {"ids": list(by_id)})).all():
+        by_id[row.product_id].lead_time_days = row.lead_time_days
+    for pid, entry in by_id.items():
+        claimed = max(0, sum(s.backordered for s in entry.stock) - sum(s.available for s in entry.stock))
+        entry.all_supply = lots[pid]
+        entry.supply = unclaimed(lots[pid], claimed)
+
+
+def unclaimed(lots: Sequence[Supply], claimed: int) -> list[Supply]:
+    """What is left of dated supply after `claimed` units go to earlier demand, earliest lots first."""
+    left = []
+    for lot in sorted(lots, key=lambda s: (s.due, s.reference)):
+        take = min(claimed, lot.quantity)
+        claimed -= take
+        if lot.quantity > take:
+            left.append(Supply(lot.due, lot.quantity - take, lot.reference, lot.warehouse_id, lot.code,
+                               lot.handling_days))
+    return left
 
 
 def answer(availability: Availability, quantity: int, today: date) -> "AvailabilityOut":

@@ -222,6 +222,7 @@ async def get_availability(
 ) -> AvailabilityOut:
     """What can be promised now and by date, without reserving anything."""
     found = await availability.load(session, [sku], warehouse)
+    await availability.with_supply(session, list(found.values()))
     return availability.answer(found[sku], quantity, date.today())
 
 
@@ -229,6 +230,7 @@ async def get_availability(
 async def check_availability(body: AvailabilityCheck, actor: Anyone, session: SessionDep) -> AvailabilityCheckOut:
     """Per line, what can be promised and when, without reserving. Changes nothing."""
     found = await availability.load(session, sorted({line.sku for line in body.lines}), body.warehouse)
+    await availability.with_supply(session, list(found.values()))
     today = date.today()
     lines = [availability.answer(found[line.sku], line.quantity, today) for line in body.lines]
     return AvailabilityCheckOut(lines=lines, all_in_stock=all(x.promise_basis == "in_stock" for x in lines))

@@ -35,14 +35,22 @@ from erp.inventory.schemas import (
     WarehouseCreate,
 )
 
-# Called with (session, product ids, actor) after stock became sellable outside of any order's work,
-# so waiting demand (backorders) can claim it first. The orders module registers itself here.
-StockAddedHook = Callable[[AsyncSession, list[int], str], Awaitable[Any]]
-stock_added_hooks: list[StockAddedHook] = []
+# Inventory knows nothing of orders, but waiting demand must hear about supply. Hooks are called with
+# (session, product ids, actor), the products' stock levels locked everywhere; orders registers itself.
+StockHook = Callable[[AsyncSession, list[int], str], Awaitable[Any]]
+# Stock became sellable outside of any order's work: backorders claim it first.
+stock_added_hooks: list[StockHook] = []
+# Dated supply changed (a purchase order sent, moved, cancelled, short-received): re-promise.
+supply_changed_hooks: list[StockHook] = []
 
 
 async def stock_added(session: AsyncSession, product_ids: list[int], actor: str) -> None:
     for hook in stock_added_hooks:
+        await hook(session, product_ids, actor)
+
+
+async def supply_changed(session: AsyncSession, product_ids: list[int], actor: str) -> None:
+    for hook in supply_changed_hooks:
         await hook(session, product_ids, actor)
 
 

@@ -80,7 +80,7 @@ async def reallocate(
     return placed
 
 
-async def repromise(session: AsyncSession, line_ids: Iterable[int], today: date) -> None:
+async def repromise(session: AsyncSession, line_ids: Iterable[int], today: date, actor: str = "system") -> None:
     """Recompute the promise of lines from what they hold and wait for now."""
     rows = (await session.execute(text(
         "SELECT l.id, l.product_id, l.backordered,"
@@ -92,16 +92,54 @@ async def repromise(session: AsyncSession, line_ids: Iterable[int], today: date)
         return
     stock = await availability.load_products(session, [r.product_id for r in rows])
     for row in rows:
-        entry = stock[row.product_id]
         if row.backordered:
-            promise = availability.backorder_promise(row.backordered, entry, today)
-        else:
-            held = [s for s in entry.stock if s.warehouse_id in (row.warehouses or [])]
-            promise = (availability.in_stock_promise([(s, 1) for s in held], today) if held
-                       else availability.Promise(None, "in_stock", "picked and in the warehouse"))
+            continue
+        held = [s for s in stock[row.product_id].stock if s.warehouse_id in (row.warehouses or [])]
+        promise = (availability.in_stock_promise([(s, 1) for s in held], today) if held
+                   else availability.Promise(None, "in_stock", "picked and in the warehouse"))
         await session.execute(text(
             "UPDATE order_line SET promised_date = :d, promise_basis = :b, promise_reason = :r WHERE id = :id"
         ), {"d": promise.date, "b": promise.basis, "r": promise.reason[:300], "id": row.id})
+    waiting = sorted({r.product_id for r in rows if r.backordered})
+    if waiting:
+        await repromise_backorders(session, waiting, actor, today)
+
+
+async def repromise_backorders(session: AsyncSession, product_ids: Iterable[int], actor: str, today: date) -> None:
+    """Walk each product's backorders oldest first against stock and dated supply; every promise that
+    changes is written to its line and recorded on the order's timeline."""
+    product_ids = sorted(set(product_ids))
+    queue = (await session.execute(text(
+        "SELECT l.id, l.order_id, o.number, l.product_id, l.backordered, l.promised_date, l.promise_basis,"
+        " l.promise_reason, p.sku FROM order_line l JOIN sales_order o ON o.id = l.order_id"
+        " JOIN product p ON p.id = l.product_id"
+        " WHERE l.product_id = ANY(:products) AND l.backordered > 0 ORDER BY o.id, l.id"
+    ), {"products": product_ids})).all()
+    if not queue:
+        return
+    stock = await availability.load_products(session, product_ids)
+    await availability.with_supply(session, list(stock.values()))
+    for product_id in product_ids:
+        lines = [line for line in queue if line.product_id == product_id]
+        if not lines:
+            continue
+        entry = stock[product_id]
+        for line, promise in zip(lines, availability.queue_promises(entry, [x.backordered for x in lines], today),
+                                 strict=True):
+            before = (line.promised_date, line.promise_basis, line.promise_reason)
+            after = (promise.date, promise.basis, promise.reason[:300])
+            if before == after:
+                continue
+            warehouse = next((s.warehouse_id for s in entry.all_supply if s.reference == promise.supply_reference),
+                             None)
+            await session.execute(text(
+                "UPDATE order_line SET promised_date = :d, promise_basis = :b, promise_reason = :r,"
+                " backorder_warehouse_id = coalesce(:w, backorder_warehouse_id) WHERE id = :id"
+            ), {"d": promise.date, "b": promise.basis, "r": promise.reason[:300], "w": warehouse, "id": line.id})
+            await events.record(session, "order.repromised", line.number, actor, order_id=line.order_id, data={
+                "sku": line.sku, "line_id": line.id,
+                "from": {"date": line.promised_date, "basis": line.promise_basis, "reason": line.promise_reason},
+                "to": {"date": promise.date, "basis": promise.basis, "reason": promise.reason}})
 
 
 async def fill_backorders(session: AsyncSession, product_ids: Iterable[int], actor: str, today: date) -> list[str]:
@@ -133,10 +171,13 @@ async def fill_backorders(session: AsyncSession, product_ids: Iterable[int], act
         if placed:
             await session.execute(text("UPDATE order_line SET backordered = :b WHERE id = :id"),
                                   {"b": remaining, "id": line.id})
-            await repromise(session, [line.id], today)
+            if remaining == 0:
+                await repromise(session, [line.id], today, actor)
             await events.record(session, "order.backorder_filled", line.number, actor, order_id=line.order_id,
                                 data={"line_id": line.id, "reserved": placed, "still_backordered": remaining})
             touched[line.order_id] = line.number
     for order_id in touched:
         await refresh_status(session, order_id, actor)
+    if touched:
+        await repromise_backorders(session, product_ids, actor, today)
     return list(touched.values())

@@ -79,10 +79,9 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
     if inactive:
         raise InvalidRequest(f"Not sold: {', '.join(inactive)} is inactive or stocked nowhere.")
     requests = [LineRequest(n, stock[line.sku].product_id, line.quantity) for n, line in enumerate(data.lines, 1)]
-    by_product = {stock[sku].product_id: stock[sku] for sku in skus}
-    plan = allocate(requests, {pid: a.stock for pid, a in by_product.items()})
+    plan = allocate(requests, {stock[sku].product_id: stock[sku].stock for sku in skus})
     if not data.allow_backorder and any(a.backordered for a in plan):
-        raise _insufficient(data, stock, today)
+        raise await _insufficient(session, data, stock, today)
     if data.external_ref is not None:
         existing = (await session.execute(
             text("SELECT number FROM sales_order WHERE channel = :c AND external_ref = :r"),
@@ -90,9 +89,18 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
         if existing is not None:
             raise AlreadyExists(f"Channel {data.channel} already has order {existing} for external_ref "
                                 f"{data.external_ref!r}.", extra={"order": existing})
+    locked = False
+    waiting = [stock[sku] for sku, a in zip(skus, plan, strict=True) if a.backordered]
+    if waiting:
+        await availability.with_supply(session, waiting)
+        if any(entry.all_supply for entry in waiting):
+            # Waiting in line for dated supply: lock the products first, so no concurrent order is
+            # promised the same incoming units, and plan again on what is true under the locks.
+            stock, plan = await _plan_locked(session, skus, requests)
+            locked = True
 
+    by_product = {stock[sku].product_id: stock[sku] for sku in skus}
     promises = [_promise_for(a, by_product[a.product_id], today) for a in plan]
-    backorder_at = [first_choice(by_product[a.product_id].stock) for a in plan]
     status = "backordered" if any(a.backordered for a in plan) else "confirmed"
     event = {"lines": [{"sku": sku, "quantity": line.quantity} for sku, line in zip(skus, data.lines, strict=True)]}
     created = (await session.execute(INSERT_ORDER, {
@@ -102,24 +110,23 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
         "external_ref": data.external_ref, "allow_backorder": data.allow_backorder, "actor": actor.name,
         "line_nos": [a.line_no for a in plan], "products": [a.product_id for a in plan],
         "quantities": [a.quantity for a in plan], "backordered": [a.backordered for a in plan],
-        "backorder_warehouses": [w.warehouse_id if a.backordered and w else None
-                                 for a, w in zip(plan, backorder_at, strict=True)],
+        "backorder_warehouses": [_backorder_warehouse(a, p, by_product[a.product_id])
+                                 for a, p in zip(plan, promises, strict=True)],
         "dates": [p.date for p in promises], "bases": [p.basis for p in promises],
         "reasons": [p.reason[:300] for p in promises], "event": json.dumps(event),
     })).one()
     line_ids = dict(zip([a.line_no for a in plan], created.line_ids, strict=True))
 
     if not await _reserve(session, plan, line_ids):
+        if locked:
+            raise RuntimeError("reservation failed while holding the stock locks")
         # A racing order reserved first: lock the products everywhere, re-plan on fresh numbers, reserve.
-        await inventory.lock_products_everywhere(session, list(by_product))
-        stock = await availability.load(session, skus)
-        by_product = {stock[sku].product_id: stock[sku] for sku in skus}
-        plan = allocate(requests, {pid: a.stock for pid, a in by_product.items()})
+        stock, plan = await _plan_locked(session, skus, requests)
         if not data.allow_backorder and any(a.backordered for a in plan):
-            raise _insufficient(data, stock, today)
+            raise await _insufficient(session, data, stock, today)
         if not await _reserve(session, plan, line_ids):
             raise RuntimeError("reservation failed while holding the stock locks")
-        await _record_plan(session, plan, by_product, line_ids, today)
+        await _record_plan(session, plan, {stock[sku].product_id: stock[sku] for sku in skus}, line_ids, today)
         await refresh_status(session, created.id, actor.name)
         return await order_view(session, created.number, today)
 
@@ -137,6 +144,27 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
     return assemble(order, lines, [], 0, [placed], touch_threshold=0)
 
 
+async def _plan_locked(
+    session: AsyncSession, skus: list[str], requests: list[LineRequest]
+) -> tuple[dict[str, availability.Availability], list[LineAllocation]]:
+    await inventory.lock_products_everywhere(session, [r.product_id for r in requests])
+    stock = await availability.load(session, skus)
+    await availability.with_supply(session, list(stock.values()))
+    return stock, allocate(requests, {stock[sku].product_id: stock[sku].stock for sku in skus})
+
+
+def _backorder_warehouse(allocation: LineAllocation, promise: availability.Promise,
+                         stock: availability.Availability) -> int | None:
+    """Backordered units wait where their supply arrives, else at the product's first warehouse."""
+    if not allocation.backordered:
+        return None
+    for lot in stock.supply:
+        if lot.reference == promise.supply_reference:
+            return lot.warehouse_id
+    first = first_choice(stock.stock)
+    return first.warehouse_id if first else None
+
+
 async def _reserve(session: AsyncSession, plan: Sequence[LineAllocation], line_ids: dict[int, int]) -> bool:
     """Every reservation of the plan in one call, in the global lock order; all or nothing."""
     pairs = sorted((a.product_id, s.priority, s.warehouse_id, line_ids[a.line_no], quantity)
@@ -152,15 +180,17 @@ async def _record_plan(session: AsyncSession, plan: Sequence[LineAllocation],
     for allocation in plan:
         stock = by_product[allocation.product_id]
         promise = _promise_for(allocation, stock, today)
-        first = first_choice(stock.stock)
         await session.execute(text(
             "UPDATE order_line SET backordered = :b, backorder_warehouse_id = :w, promised_date = :d,"
             " promise_basis = :basis, promise_reason = :r WHERE id = :id"
-        ), {"b": allocation.backordered, "w": first.warehouse_id if allocation.backordered and first else None,
+        ), {"b": allocation.backordered, "w": _backorder_warehouse(allocation, promise, stock),
             "d": promise.date, "basis": promise.basis, "r": promise.reason[:300], "id": line_ids[allocation.line_no]})
 
 
-def _insufficient(data: OrderCreate, stock: dict[str, availability.Availability], today: date) -> InsufficientStock:
+async def _insufficient(session: AsyncSession, data: OrderCreate, stock: dict[str, availability.Availability],
+                        today: date) -> InsufficientStock:
+    """The refusal, saying per line what could be promised and when."""
+    await availability.with_supply(session, list(stock.values()))
     lines = []
     for line in data.lines:
         entry = stock[line.sku]

@@ -80,6 +80,10 @@ def describe(event: dict[str, Any]) -> str:
             return "Verified and packed: " + ", ".join(f"{x['quantity']} x {x['sku']}" for x in data.get("items", []))
         case "order.shipped":
             return f"Shipped with {data.get('carrier')}, tracking {data.get('tracking_number')}"
+        case "order.repromised":
+            before, after = data.get("from") or {}, data.get("to") or {}
+            return (f"Promise for {data.get('sku')} changed from {before.get('date') or 'no date'} "
+                    f"to {after.get('date') or 'no date'}: {after.get('reason')}")
         case "order.delivered":
             return "Delivered to the customer"
         case other:
