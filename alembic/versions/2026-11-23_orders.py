@@ -18,12 +18,11 @@ depends_on: str | Sequence[str] | None = None
 STOCK_POSITION = """
 CREATE OR REPLACE VIEW stock_position AS
 SELECT s.product_id, s.warehouse_id, s.on_hand, s.reserved, s.on_hand - s.reserved AS available, s.quarantined,
-       0::bigint AS incoming, coalesce(b.backordered, 0)::bigint AS backordered
+       0::bigint AS incoming,
+       (SELECT coalesce(sum(l.backordered), 0) FROM order_line l
+         WHERE l.product_id = s.product_id AND l.backorder_warehouse_id = s.warehouse_id
+           AND l.backordered > 0)::bigint AS backordered
   FROM stock_level s
-  LEFT JOIN (SELECT product_id, backorder_warehouse_id, sum(backordered) AS backordered
-               FROM order_line WHERE backordered > 0
-              GROUP BY product_id, backorder_warehouse_id) b
-    ON b.product_id = s.product_id AND b.backorder_warehouse_id = s.warehouse_id
 """
 
 # Reserving for a whole order in one round trip: one conditional update per product and warehouse, in
@@ -124,7 +123,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_order_line')),
     sa.UniqueConstraint('order_id', 'line_no', name=op.f('uq_order_line_order_id_line_no'))
     )
-    op.create_index('ix_order_line_backordered', 'order_line', ['product_id', 'id'], unique=False, postgresql_where=sa.text('backordered > 0'))
+    op.create_index('ix_order_line_backordered', 'order_line', ['product_id', 'backorder_warehouse_id'], unique=False, postgresql_where=sa.text('backordered > 0'))
     op.create_index('ix_order_line_product_id', 'order_line', ['product_id'], unique=False)
     op.create_table('pick_list',
     sa.Column('id', sa.Integer(), nullable=False),

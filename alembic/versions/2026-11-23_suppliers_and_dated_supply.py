@@ -33,26 +33,22 @@ SELECT sp.product_id, sp.lead_time_days, s.code AS supplier
 STOCK_POSITION = """
 CREATE OR REPLACE VIEW stock_position AS
 SELECT s.product_id, s.warehouse_id, s.on_hand, s.reserved, s.on_hand - s.reserved AS available, s.quarantined,
-       coalesce(i.incoming, 0)::bigint AS incoming, coalesce(b.backordered, 0)::bigint AS backordered
+       (SELECT coalesce(sum(u.quantity), 0) FROM open_supply u
+         WHERE u.product_id = s.product_id AND u.warehouse_id = s.warehouse_id)::bigint AS incoming,
+       (SELECT coalesce(sum(l.backordered), 0) FROM order_line l
+         WHERE l.product_id = s.product_id AND l.backorder_warehouse_id = s.warehouse_id
+           AND l.backordered > 0)::bigint AS backordered
   FROM stock_level s
-  LEFT JOIN (SELECT product_id, backorder_warehouse_id, sum(backordered) AS backordered
-               FROM order_line WHERE backordered > 0
-              GROUP BY product_id, backorder_warehouse_id) b
-    ON b.product_id = s.product_id AND b.backorder_warehouse_id = s.warehouse_id
-  LEFT JOIN (SELECT product_id, warehouse_id, sum(quantity) AS incoming FROM open_supply
-              GROUP BY product_id, warehouse_id) i
-    ON i.product_id = s.product_id AND i.warehouse_id = s.warehouse_id
 """
 
 STOCK_POSITION_BEFORE = """
 CREATE OR REPLACE VIEW stock_position AS
 SELECT s.product_id, s.warehouse_id, s.on_hand, s.reserved, s.on_hand - s.reserved AS available, s.quarantined,
-       0::bigint AS incoming, coalesce(b.backordered, 0)::bigint AS backordered
+       0::bigint AS incoming,
+       (SELECT coalesce(sum(l.backordered), 0) FROM order_line l
+         WHERE l.product_id = s.product_id AND l.backorder_warehouse_id = s.warehouse_id
+           AND l.backordered > 0)::bigint AS backordered
   FROM stock_level s
-  LEFT JOIN (SELECT product_id, backorder_warehouse_id, sum(backordered) AS backordered
-               FROM order_line WHERE backordered > 0
-              GROUP BY product_id, backorder_warehouse_id) b
-    ON b.product_id = s.product_id AND b.backorder_warehouse_id = s.warehouse_id
 """
 
 

@@ -12,8 +12,10 @@ class Settings(BaseSettings):
     # No URL: an embedded PostgreSQL is started in `data_dir`.
     database_url: str | None = None
     data_dir: Path = Path(".erp")
-    pool_size: int = 10
-    pool_max_overflow: int = 10
+    # Connections per worker process. Overflow connections are opened and closed per burst (a TCP and
+    # auth handshake each time), so the default is a fixed pool that requests queue for.
+    pool_size: int = 20
+    pool_max_overflow: int = 0
     pool_timeout_seconds: float = 5.0
     statement_timeout_ms: int = 15_000
     lock_timeout_ms: int = 5_000

@@ -63,7 +63,8 @@ class OrderLine(SQLModel, table=True):
         CheckConstraint("shipped >= 0 AND packed >= shipped AND picked >= packed", name="fulfilment"),
         CheckConstraint("returned >= 0 AND returned <= shipped", name="returned"),
         CheckConstraint(f"promise_basis IN {PROMISE_BASES}", name="promise_basis"),
-        Index("ix_order_line_backordered", "product_id", "id", postgresql_where=text("backordered > 0")),
+        Index("ix_order_line_backordered", "product_id", "backorder_warehouse_id",
+              postgresql_where=text("backordered > 0")),
         Index("ix_order_line_product_id", "product_id"),
     )
 

@@ -74,14 +74,14 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
     order), so row locks are held only from there to COMMIT. The answer is built from what is known.
     """
     skus = [line.sku for line in data.lines]
-    stock = await availability.load(session, skus)
+    stock = await availability.load(session, skus, demand=False)
     inactive = [sku for sku in skus if not stock[sku].active]
     if inactive:
         raise InvalidRequest(f"Not sold: {', '.join(inactive)} is inactive or stocked nowhere.")
     requests = [LineRequest(n, stock[line.sku].product_id, line.quantity) for n, line in enumerate(data.lines, 1)]
     plan = allocate(requests, {stock[sku].product_id: stock[sku].stock for sku in skus})
     if not data.allow_backorder and any(a.backordered for a in plan):
-        raise await _insufficient(session, data, stock, today)
+        raise await _insufficient(session, data, skus, today)
     if data.external_ref is not None:
         existing = (await session.execute(
             text("SELECT number FROM sales_order WHERE channel = :c AND external_ref = :r"),
@@ -123,7 +123,7 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
         # A racing order reserved first: lock the products everywhere, re-plan on fresh numbers, reserve.
         stock, plan = await _plan_locked(session, skus, requests)
         if not data.allow_backorder and any(a.backordered for a in plan):
-            raise await _insufficient(session, data, stock, today)
+            raise await _insufficient(session, data, skus, today)
         if not await _reserve(session, plan, line_ids):
             raise RuntimeError("reservation failed while holding the stock locks")
         await _record_plan(session, plan, {stock[sku].product_id: stock[sku] for sku in skus}, line_ids, today)
@@ -187,9 +187,9 @@ async def _record_plan(session: AsyncSession, plan: Sequence[LineAllocation],
             "d": promise.date, "basis": promise.basis, "r": promise.reason[:300], "id": line_ids[allocation.line_no]})
 
 
-async def _insufficient(session: AsyncSession, data: OrderCreate, stock: dict[str, availability.Availability],
-                        today: date) -> InsufficientStock:
+async def _insufficient(session: AsyncSession, data: OrderCreate, skus: list[str], today: date) -> InsufficientStock:
     """The refusal, saying per line what could be promised and when."""
+    stock = await availability.load(session, skus)
     await availability.with_supply(session, list(stock.values()))
     lines = []
     for line in data.lines:
