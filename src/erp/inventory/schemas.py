@@ -38,11 +38,14 @@ class ProductCreate(Input):
 
 
 class ProductUpdate(Input):
-    name: Name | None = None
+    """Only the fields sent change. `barcode: null` removes the barcode; the other fields cannot be null,
+    so they are typed without `None` (an omitted field stays unset and is not validated)."""
+
+    name: Name = None
     barcode: Barcode | None = None
-    reorder_point: Count | None = None
-    reorder_max: Count | None = None
-    active: bool | None = None
+    reorder_point: Count = None
+    reorder_max: Count = None
+    active: bool = None
 
 
 class ProductOut(BaseModel):
