@@ -14,13 +14,20 @@ down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Open purchase-order quantity (rejected units are owed again) is dated supply; `incoming` sums it.
+# Dated supply: open purchase-order quantity (rejected units are owed again) by its expected date, and
+# received units still waiting for inspection, due today. `incoming` sums the open quantity.
 OPEN_SUPPLY = """
 CREATE VIEW open_supply AS
 SELECT l.product_id, po.warehouse_id, l.expected_date AS due, l.quantity - l.received + l.rejected AS quantity,
-       po.number AS reference, l.id AS line_id
+       po.number AS reference, l.id AS line_id, false AS received
   FROM purchase_order_line l JOIN purchase_order po ON po.id = l.purchase_order_id
  WHERE po.status IN ('sent', 'partially_received') AND l.quantity - l.received + l.rejected > 0
+UNION ALL
+SELECT i.product_id, po.warehouse_id, current_date, i.quantity - i.accepted - i.rejected,
+       po.number, l.id, true
+  FROM inspection i JOIN purchase_order_line l ON l.id = i.purchase_order_line_id
+  JOIN purchase_order po ON po.id = l.purchase_order_id
+ WHERE i.status = 'pending'
 """
 
 PREFERRED_LEAD_TIME = """
@@ -34,7 +41,8 @@ STOCK_POSITION = """
 CREATE OR REPLACE VIEW stock_position AS
 SELECT s.product_id, s.warehouse_id, s.on_hand, s.reserved, s.on_hand - s.reserved AS available, s.quarantined,
        (SELECT coalesce(sum(u.quantity), 0) FROM open_supply u
-         WHERE u.product_id = s.product_id AND u.warehouse_id = s.warehouse_id)::bigint AS incoming,
+         WHERE u.product_id = s.product_id AND u.warehouse_id = s.warehouse_id AND NOT u.received)::bigint
+         AS incoming,
        (SELECT coalesce(sum(l.backordered), 0) FROM order_line l
          WHERE l.product_id = s.product_id AND l.backorder_warehouse_id = s.warehouse_id
            AND l.backordered > 0)::bigint AS backordered

@@ -17,6 +17,7 @@ from erp.errors import PROBLEM_JSON, Problem, install_error_handlers, problem
 from erp.events import router as events_router
 from erp.inventory.router import router as inventory_router
 from erp.orders.router import router as orders_router
+from erp.suppliers.router import router as suppliers_router
 
 API_PREFIX = "/api/v1"
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     install_error_handlers(app)
     app.include_router(inventory_router, prefix=API_PREFIX)
     app.include_router(orders_router, prefix=API_PREFIX)
+    app.include_router(suppliers_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(admin_router, prefix=API_PREFIX)
 

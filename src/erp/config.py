@@ -22,6 +22,8 @@ class Settings(BaseSettings):
 
     # A key revoked through the API stops working everywhere after at most this long.
     auth_cache_seconds: float = 5.0
+    # Receipts may exceed a purchase-order line's quantity by at most this share (5.0 = 5%).
+    receipt_tolerance_percent: float = 5.0
     # Orders with more customer contacts than this are flagged in the status view.
     touch_threshold: int = 3
     log_level: str = "INFO"

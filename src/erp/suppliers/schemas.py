@@ -1,0 +1,185 @@
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from erp.schemas import Code, Input, LocationRef, Name, Quantity, Sku, Text
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999"), max_digits=14, decimal_places=4)]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
+SupplierSku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
+LeadTime = Annotated[int, Field(ge=0, le=730)]
+
+
+class SupplierCreate(Input):
+    code: Code
+    name: Name
+    email: Email | None = None
+    lead_time_days: LeadTime = 14
+
+
+class SupplierOut(BaseModel):
+    code: str
+    name: str
+    email: str | None
+    lead_time_days: int
+    created_at: datetime
+
+
+class SupplierProductPut(Input):
+    supplier_sku: SupplierSku
+    unit_cost: Money
+    currency: Currency
+    lead_time_days: LeadTime | None = Field(default=None, description="Defaults to the supplier's lead time.")
+    min_order_quantity: Quantity = 1
+    preferred: bool = False
+
+
+class SupplierProductOut(BaseModel):
+    supplier: str
+    sku: str
+    supplier_sku: str
+    unit_cost: Decimal
+    currency: str
+    lead_time_days: int
+    min_order_quantity: int
+    preferred: bool
+
+
+class PurchaseOrderLineIn(Input):
+    sku: Sku
+    quantity: Quantity
+    unit_cost: Money | None = Field(default=None, description="Defaults to the supplier's price for the product.")
+    expected_date: date | None = Field(default=None, description="Defaults to today plus the lead time.")
+
+
+class PurchaseOrderCreate(Input):
+    supplier: Code
+    warehouse: Code
+    lines: list[PurchaseOrderLineIn] = Field(min_length=1, max_length=500)
+    inspection_required: bool = False
+    currency: Currency | None = None
+
+    @model_validator(mode="after")
+    def _each_sku_once(self) -> "PurchaseOrderCreate":
+        skus = [line.sku for line in self.lines]
+        if len(set(skus)) != len(skus):
+            raise ValueError("each sku may appear on one line only")
+        return self
+
+
+class PurchaseOrderLineUpdate(Input):
+    expected_date: date
+
+
+class PurchaseOrderLineOut(BaseModel):
+    line_no: int
+    sku: str
+    quantity: int
+    received: int
+    rejected: int
+    open: int = Field(description="Still expected from the supplier (rejected units are owed again).")
+    unit_cost: Decimal
+    expected_date: date
+    promised_date: date = Field(description="The date the supplier first promised.")
+
+
+class PurchaseOrderOut(BaseModel):
+    number: str
+    supplier: str
+    warehouse: str
+    status: Literal["draft", "sent", "partially_received", "received", "closed", "cancelled"]
+    inspection_required: bool
+    currency: str
+    created_at: datetime
+    sent_at: datetime | None
+    lines: list[PurchaseOrderLineOut]
+    version: int
+
+
+class PurchaseOrderSummary(BaseModel):
+    number: str
+    supplier: str
+    warehouse: str
+    status: str
+    created_at: datetime
+
+
+class ReceiptLine(Input):
+    sku: Sku
+    quantity: Quantity
+
+
+class ReceiptCreate(Input):
+    lines: list[ReceiptLine] = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _each_sku_once(self) -> "ReceiptCreate":
+        skus = [line.sku for line in self.lines]
+        if len(set(skus)) != len(skus):
+            raise ValueError("each sku may appear on one line only")
+        return self
+
+
+class InspectionOut(BaseModel):
+    id: int
+    purchase_order: str
+    sku: str
+    location: str
+    quantity: int
+    accepted: int
+    rejected: int
+    status: str
+    notes: str | None
+    received_by: str
+    inspected_by: str | None
+    created_at: datetime
+
+
+class ReceiptOut(BaseModel):
+    purchase_order: PurchaseOrderOut
+    inspections: list[InspectionOut]
+
+
+class InspectionResult(Input):
+    accepted: Annotated[int, Field(ge=0, le=1_000_000_000)]
+    rejected: Annotated[int, Field(ge=0, le=1_000_000_000)]
+    notes: Text | None = None
+    location: LocationRef | None = Field(default=None, description="Storage bin for accepted units; default: "
+                                         "the bin that already holds the product, else the first in walking order.")
+
+
+class Scorecard(BaseModel):
+    supplier: str
+    period_from: date
+    period_to: date
+    lines_due: int
+    on_time_rate: float | None = Field(description="Lines fully received by the date first promised.")
+    fill_rate: float | None = Field(description="Units received of units ordered, for lines due in the period.")
+    defect_rate: float | None = Field(description="Units rejected at inspection of units received in the period.")
+    promised_lead_time_days: float | None
+    actual_lead_time_days: float | None
+
+
+class Suggestion(BaseModel):
+    sku: str
+    warehouse: str
+    supplier: str | None
+    projected: int = Field(description="available + incoming - backordered")
+    reorder_point: int
+    reorder_max: int
+    quantity: int
+    reason: str
+
+
+class SuggestionSelection(Input):
+    sku: Sku
+    warehouse: Code
+    quantity: Quantity | None = None
+
+
+class AcceptSuggestions(Input):
+    items: list[SuggestionSelection] | None = Field(default=None, max_length=500,
+                                                    description="Omit to accept every current suggestion.")
