@@ -58,6 +58,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--products", type=int, default=0,
                         help="bulk products (default 100,000 with W4, else 10,000)")  # fmt: skip
     parser.add_argument("--no-floor", action="store_true", help="skip the raw-SQL floors of W1 and W2")
+    parser.add_argument("--no-balance", action="store_true",
+                        help="keep connections on whichever worker accepted them (see bench/balance.py)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke run: 4 s phases, 20,000 products")
     parser.add_argument("--database-url", default=os.environ.get("ERP_BENCH_DATABASE_URL"),
                         help="use this PostgreSQL (a fresh database is created in it) instead of an embedded one; "
@@ -123,6 +125,7 @@ class Bench:
             port=self.service.port if self.service else 0,
             authorization=f"Bearer {self.key}",
             dsn=self.server.database_url,
+            balance=not self.args.no_balance,
             cpu_roots={
                 "app": self.service.process.pid if self.service and self.service.process else None,
                 "postgres": self.server.postmaster_pid,

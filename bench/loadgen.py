@@ -39,6 +39,7 @@ class Phase:
     timeout: float = 30.0
     seed: int = 1
     cpu_roots: dict[str, int | None] = field(default_factory=dict)
+    balance: bool = True  # spread connections evenly over the service's workers (see balance.py)
 
 
 def percentile(ordered: Any, p: float) -> float | None:
@@ -205,6 +206,7 @@ class Runner:
         self.issued = 0
         self.start = self.window_start = self.window_end = 0.0
         self.lag = LagMonitor()
+        self.spread: dict[str, Any] = {}
 
     def in_window(self, finished: float) -> bool:
         return self.window_start <= finished <= self.window_end
@@ -273,6 +275,32 @@ class Runner:
 
         return list(await asyncio.gather(*(one() for _ in range(count))))
 
+    async def balance(self, connections: list[http.Connection | None]) -> dict[str, Any]:
+        from bench import balance
+
+        port = self.phase.port
+        hello = http.serialize("GET", "/healthz", port, self.phase.authorization)
+
+        async def accepted(connection: http.Connection) -> http.Connection:
+            await connection.send(hello, 10)  # answered, so a worker has accepted it
+            return connection
+
+        async def reconnect(connection: http.Connection | None) -> http.Connection:
+            if connection is not None:
+                connection.close()
+            return await accepted(await http.connect(port))
+
+        def local_port(connection: http.Connection | None) -> int:
+            if connection is None or connection.transport is None:
+                return -1
+            return connection.transport.get_extra_info("sockname")[1]
+
+        try:
+            await asyncio.gather(*(accepted(c) for c in connections if c is not None))
+            return await balance.spread(connections, self.phase.cpu_roots["app"], port, local_port, reconnect)
+        except (OSError, http.ConnectionClosed, http.RequestTimeout) as exc:
+            return {"error": f"{type(exc).__name__}: {exc}"}
+
     # --- the floor ----------------------------------------------------------------------------------
 
     async def floor_client(self, n: int, connection: Any, go: asyncio.Event) -> None:
@@ -336,6 +364,8 @@ class Runner:
         else:
             connections = await self.open_http(phase.clients)
             client = self.http_client
+            if phase.balance and not phase.one_shot and phase.cpu_roots.get("app"):
+                self.spread = await self.balance(connections)
         opened = sum(c is not None for c in connections)
         go = asyncio.Event()
         tasks = [asyncio.create_task(client(n, c, go)) for n, c in enumerate(connections)]
@@ -383,6 +413,7 @@ class Runner:
             cpu_cores=cpu.cores_used(first, last, seconds),
             database=watch.summary(seconds),
             connections_per_worker=spread,
+            rebalanced=self.spread,
             loadgen={
                 "cpu_of_one_core": round((cpu_end - cpu_start) / seconds, 3) if seconds else None,
                 "cpu_us_per_request": round((cpu_end - cpu_start) / len_or_one(self.stats) * 1e6, 1),

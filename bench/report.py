@@ -55,7 +55,11 @@ def phase_details(result: dict[str, Any]) -> list[str]:
         )
     lines.append("    CPU cores: " + "  ".join(f"{k} {v:.2f}" for k, v in used.items()) + per_request)
     if len(result.get("connections_per_worker") or ()) > 1:
-        lines.append(f"    keep-alive connections per service worker: {result['connections_per_worker']}")
+        moved = result.get("rebalanced") or {}
+        how = f" (as accepted: {moved['before']}; {moved['moves']} reconnected)" if moved.get("moves") else ""
+        lines.append(
+            f"    keep-alive connections per service worker: {result['connections_per_worker']}{how}"
+        )
     lines.append(
         f"    load generator: {loadgen['cpu_of_one_core']:.0%} of one core"
         f" ({loadgen['cpu_us_per_request']} us a request), event-loop lag p99 {loadgen['loop_lag_ms_p99']} ms"
