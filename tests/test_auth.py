@@ -44,6 +44,26 @@ MATRIX = [
     ("post", "/orders/SO-000001/shipments", {"carrier": "UPS", "tracking_number": "1"}, {"admin", "warehouse"}),
     ("post", "/orders/SO-000001/delivered", None, {"admin", "warehouse", "integration"}),
     ("get", "/events", None, {"admin", "service", "integration"}),
+    ("post", "/suppliers", {"code": "S-{role}", "name": "s"}, {"admin", "purchasing"}),
+    ("get", "/suppliers", None, {"admin", "purchasing"}),
+    ("get", "/suppliers/ACME", None, {"admin", "purchasing"}),
+    ("put", "/suppliers/ACME/products/LAP-1", {"supplier_sku": "A", "unit_cost": "1", "currency": "EUR"},
+     {"admin", "purchasing"}),
+    ("get", "/suppliers/ACME/scorecard", None, {"admin", "purchasing"}),
+    ("post", "/purchase-orders", {"supplier": "ACME", "warehouse": "MAD-1", "lines": [{"sku": "LAP-1", "quantity": 1}]},
+     {"admin", "purchasing"}),
+    ("get", "/purchase-orders", None, {"admin", "purchasing", "warehouse"}),
+    ("get", "/purchase-orders/PO-000001", None, {"admin", "purchasing", "warehouse"}),
+    ("patch", "/purchase-orders/PO-000001/lines/1", {"expected_date": "2099-01-01"}, {"admin", "purchasing"}),
+    ("post", "/purchase-orders/PO-000001/receipts", {"lines": [{"sku": "LAP-1", "quantity": 1}]},
+     {"admin", "warehouse"}),
+    ("get", "/inspections", None, {"admin", "purchasing", "warehouse"}),
+    ("post", "/inspections/1", {"accepted": 1, "rejected": 0}, {"admin", "warehouse"}),
+    ("post", "/purchase-orders/PO-000002/send", None, {"admin", "purchasing"}),
+    ("post", "/purchase-orders/PO-000002/cancel", None, {"admin", "purchasing"}),
+    ("post", "/purchase-orders/PO-000001/close", None, {"admin", "purchasing"}),
+    ("get", "/replenishment/suggestions", None, {"admin", "purchasing"}),
+    ("post", "/replenishment/suggestions/accept", {}, {"admin", "purchasing"}),
     ("get", "/api-keys", None, {"admin"}),
     ("post", "/api-keys", {"name": "k-{role}", "role": "service"}, {"admin"}),
 ]
@@ -63,6 +83,13 @@ async def test_each_role_is_allowed_or_refused_as_the_domain_says(api, method, p
     await api.ok("post", "/orders", {"customer": {"name": "c", "email": "c@x.example"}, "channel": "web",
                                      "lines": [{"sku": "LAP-1", "quantity": 20}]})
     await api.ok("post", "/pick-lists", {"warehouse": "MAD-1"})
+    await api.ok("post", "/suppliers", {"code": "ACME", "name": "Acme"})
+    await api.ok("put", "/suppliers/ACME/products/LAP-1", {"supplier_sku": "A", "unit_cost": "1", "currency": "EUR"},
+                 status=200)
+    for _ in range(2):
+        await api.ok("post", "/purchase-orders", {"supplier": "ACME", "warehouse": "MAD-1",
+                                                  "lines": [{"sku": "LAP-1", "quantity": 50}]})
+    await api.ok("post", "/purchase-orders/PO-000001/send", status=200)
     for role in ROLES:
         response = await getattr(api.as_(role), method)(path, **({"json": _fill(body, role)} if body else {}))
         if role in allowed:

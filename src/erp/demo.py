@@ -1,7 +1,8 @@
 """A realistic data set so the API is worth exploring at once: warehouses with bins, products, stock."""
 
 import random
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,6 +24,9 @@ from erp.orders.schemas import (
     PickListCreate,
     ShipmentCreate,
 )
+from erp.suppliers import performance
+from erp.suppliers import service as suppliers
+from erp.suppliers.schemas import PurchaseOrderCreate, ReceiptCreate, SupplierCreate, SupplierProductPut
 
 WAREHOUSES = [
     WarehouseCreate(code="MAD-1", name="Madrid central", priority=10, handling_days=1),
@@ -111,8 +115,46 @@ async def load(session: AsyncSession, seed: int = 7) -> dict[str, int]:
                 )
                 adjustments += 1
     orders_placed = await load_orders(session, [p.sku for p in products], rng)
+    purchase_orders = await load_purchasing(session, [p.sku for p in products], rng)
     return {"warehouses": len(WAREHOUSES), "products": len(products), "stock_adjustments": adjustments,
-            "orders": orders_placed}
+            "orders": orders_placed, "suppliers": len(SUPPLIERS), "purchase_orders": purchase_orders}
+
+
+BUYER = Principal(-4, "demo buyer (Sam)", "purchasing")
+SUPPLIERS = [
+    SupplierCreate(code="NORTHWIND", name="Northwind Peripherals", email="orders@northwind.example", lead_time_days=10),
+    SupplierCreate(code="ACME", name="Acme Office Supply", email="sales@acme.example", lead_time_days=21),
+]
+
+
+async def load_purchasing(session: AsyncSession, skus: list[str], rng: random.Random) -> int:
+    """Suppliers for every product, and purchase orders: one sent (dated supply that backorders are promised
+    from), one half-received awaiting inspection, and drafts from replenishment."""
+    today = date.today()
+    for supplier in SUPPLIERS:
+        await suppliers.create_supplier(session, supplier)
+    for n, sku in enumerate(skus):
+        supplier = SUPPLIERS[n % 2]
+        await suppliers.put_supplier_product(session, supplier.code, sku, SupplierProductPut(
+            supplier_sku=f"{supplier.code[:2]}-{sku}", unit_cost=Decimal(rng.choice([4, 9, 19, 49, 129, 349])),
+            currency="EUR", min_order_quantity=rng.choice([1, 5, 10]), preferred=True))
+    stock = await availability.load(session, skus)
+    missing = [sku for sku in skus if stock[sku].available_now == 0]
+    by_supplier = {code: [sku for n, sku in enumerate(skus) if SUPPLIERS[n % 2].code == code and sku in missing]
+                   for code in (s.code for s in SUPPLIERS)}
+    sent = await suppliers.create_purchase_order(session, PurchaseOrderCreate.model_validate({
+        "supplier": SUPPLIERS[0].code, "warehouse": "MAD-1",
+        "lines": [{"sku": sku, "quantity": 20, "expected_date": (today + timedelta(days=12)).isoformat()}
+                  for sku in by_supplier[SUPPLIERS[0].code][:3]]}), BUYER, today)
+    await suppliers.send(session, sent.number, BUYER)
+    checked = await suppliers.create_purchase_order(session, PurchaseOrderCreate.model_validate({
+        "supplier": SUPPLIERS[1].code, "warehouse": "BER-1", "inspection_required": True,
+        "lines": [{"sku": sku, "quantity": 30} for sku in by_supplier[SUPPLIERS[1].code][:2]]}), BUYER, today)
+    await suppliers.send(session, checked.number, BUYER)
+    await suppliers.receive(session, checked.number, ReceiptCreate.model_validate(
+        {"lines": [{"sku": by_supplier[SUPPLIERS[1].code][0], "quantity": 12}]}), PICKER, tolerance_percent=5)
+    drafts = await performance.accept(session, None, BUYER, today)
+    return 2 + len(drafts)
 
 
 REP = Principal(-1, "demo rep (Lucia)", "service")

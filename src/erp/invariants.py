@@ -64,6 +64,13 @@ CHECKS: dict[str, str] = {
             ON p.order_line_id = l.id
          WHERE NOT (l.picked >= l.packed AND l.packed >= l.shipped AND l.shipped >= l.returned)
             OR l.picked <> coalesce(p.picked, 0)""",
+    "a purchase-order line's received quantity equals what arrived from the supplier for it": """
+        SELECT l.id, l.received, coalesce(i.quantity, 0) AS inspected_or_pending
+          FROM purchase_order_line l
+          LEFT JOIN (SELECT purchase_order_line_id, sum(quantity) AS quantity FROM inspection
+                      GROUP BY purchase_order_line_id) i ON i.purchase_order_line_id = l.id
+         WHERE l.received <> coalesce(i.quantity, 0)
+            OR l.rejected <> (SELECT coalesce(sum(rejected), 0) FROM inspection WHERE purchase_order_line_id = l.id)""",
     "every product has a stock level at every warehouse": """
         SELECT p.id AS product_id, w.id AS warehouse_id FROM product p CROSS JOIN warehouse w
          WHERE NOT EXISTS (SELECT 1 FROM stock_level s WHERE s.product_id = p.id AND s.warehouse_id = w.id)""",
