@@ -137,7 +137,7 @@ async def load_purchasing(session: AsyncSession, skus: list[str], rng: random.Ra
         supplier = SUPPLIERS[n % 2]
         await suppliers.put_supplier_product(session, supplier.code, sku, SupplierProductPut(
             supplier_sku=f"{supplier.code[:2]}-{sku}", unit_cost=Decimal(rng.choice([4, 9, 19, 49, 129, 349])),
-            currency="EUR", min_order_quantity=rng.choice([1, 5, 10]), preferred=True))
+            currency="EUR", min_order_quantity=rng.choice([1, 5, 10]), preferred=True), BUYER)
     stock = await availability.load(session, skus)
     missing = [sku for sku in skus if stock[sku].available_now == 0]
     by_supplier = {code: [sku for n, sku in enumerate(skus) if SUPPLIERS[n % 2].code == code and sku in missing]

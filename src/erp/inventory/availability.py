@@ -38,6 +38,13 @@ class Supply:
     warehouse_id: int
     code: str
     handling_days: int
+    arrived: bool = False  # received, waiting for inspection
+
+    @property
+    def reason(self) -> str:
+        if self.arrived:
+            return f"waiting for {self.reference}, received and awaiting inspection"
+        return f"waiting for {self.reference}, due {self.due.isoformat()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +113,7 @@ def backorder_promise(missing: int, availability: Availability, today: date) -> 
         covered += lot.quantity
         if covered >= missing:
             ready = max(lot.due, today) + timedelta(days=lot.handling_days)
-            return Promise(
-                ready, "incoming_supply", f"waiting for {lot.reference}, due {lot.due.isoformat()}",
-                supply_reference=lot.reference,
-            )
+            return Promise(ready, "incoming_supply", lot.reason, supply_reference=lot.reference)
     if availability.lead_time_days is not None:
         handling = min((s.handling_days for s in availability.stock), default=0)
         return Promise(
@@ -144,8 +148,7 @@ def queue_promises(availability: Availability, queue: Sequence[int], today: date
         if lot_found is not None:
             promises.append(Promise(
                 max(lot_found.due, today) + timedelta(days=lot_found.handling_days), "incoming_supply",
-                f"waiting for {lot_found.reference}, due {lot_found.due.isoformat()}",
-                supply_reference=lot_found.reference))
+                lot_found.reason, supply_reference=lot_found.reference))
         else:
             promises.append(backorder_promise(need, Availability(
                 availability.sku, availability.product_id, availability.stock,
@@ -209,7 +212,7 @@ async def load_products(session: AsyncSession, product_ids: Sequence[int]) -> di
 
 
 SUPPLY = text("""
-SELECT u.product_id, u.due, u.quantity, u.reference, u.warehouse_id, w.code, w.handling_days
+SELECT u.product_id, u.due, u.quantity, u.reference, u.warehouse_id, w.code, w.handling_days, u.received
   FROM open_supply u JOIN warehouse w ON w.id = u.warehouse_id
  WHERE u.product_id = ANY(:ids) ORDER BY u.product_id, u.due, u.reference
 """)
@@ -226,7 +229,7 @@ async def with_supply(session: AsyncSession, found: Sequence[Availability]) -> N
     lots: dict[int, list[Supply]] = {pid: [] for pid in by_id}
     for row in (await session.execute(SUPPLY, {"ids": list(by_id)})).all():
         lots[row.product_id].append(Supply(row.due, row.quantity, row.reference, row.warehouse_id, row.code,
-                                           row.handling_days))
+                                           row.handling_days, row.received))
     for row in (await session.execute(LEAD_TIME, {"ids": list(by_id)})).all():
         by_id[row.product_id].lead_time_days = row.lead_time_days
     for pid, entry in by_id.items():
@@ -243,7 +246,7 @@ def unclaimed(lots: Sequence[Supply], claimed: int) -> list[Supply]:
         claimed -= take
         if lot.quantity > take:
             left.append(Supply(lot.due, lot.quantity - take, lot.reference, lot.warehouse_id, lot.code,
-                               lot.handling_days))
+                               lot.handling_days, lot.arrived))
     return left
 
 

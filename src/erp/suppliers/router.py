@@ -63,7 +63,7 @@ async def get_supplier(code: CodePath, actor: Purchaser, session: SessionDep) ->
 async def put_supplier_product(code: CodePath, sku: Annotated[Sku, Path()], body: SupplierProductPut,
                                actor: Purchaser, session: SessionDep) -> SupplierProductOut:
     """What this supplier sells of a product: its SKU, price, lead time, minimum order, preferred flag."""
-    return await service.put_supplier_product(session, code, sku, body)
+    return await service.put_supplier_product(session, code, sku, body, actor)
 
 
 @router.get("/suppliers/{code}/scorecard")

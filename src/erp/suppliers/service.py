@@ -58,8 +58,8 @@ async def create_supplier(session: AsyncSession, data: SupplierCreate) -> Suppli
     return supplier
 
 
-async def put_supplier_product(session: AsyncSession, code: str, sku: str,
-                               data: SupplierProductPut) -> SupplierProductOut:
+async def put_supplier_product(session: AsyncSession, code: str, sku: str, data: SupplierProductPut,
+                               actor: Principal) -> SupplierProductOut:
     supplier = await get_supplier(session, code)
     product = await inventory.get_product(session, sku)
     lead_time = supplier.lead_time_days if data.lead_time_days is None else data.lead_time_days
@@ -78,7 +78,7 @@ async def put_supplier_product(session: AsyncSession, code: str, sku: str,
            "lead": lead_time, "moq": data.min_order_quantity, "pref": data.preferred})
     # A preferred supplier's lead time is what backorders without dated supply are promised from.
     await inventory.lock_products_everywhere(session, [product.id])
-    await inventory.supply_changed(session, [product.id], "purchasing")
+    await inventory.supply_changed(session, [product.id], actor.name)
     return SupplierProductOut(supplier=code, sku=sku, supplier_sku=data.supplier_sku, unit_cost=data.unit_cost,
                               currency=data.currency, lead_time_days=lead_time,
                               min_order_quantity=data.min_order_quantity, preferred=data.preferred)
