@@ -117,6 +117,20 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
     })).one()
     line_ids = dict(zip([a.line_no for a in plan], created.line_ids, strict=True))
 
+    # The answer is built before reserving: from the reservation to COMMIT, nothing else happens.
+    order = {"number": created.number, "status": status, "channel": data.channel,
+             "customer_name": data.customer.name, "customer_email": data.customer.email.lower(),
+             "customer_phone": data.customer.phone, "ship_to": data.ship_to.model_dump() if data.ship_to else None,
+             "external_ref": data.external_ref, "created_at": created.created_at, "version": 1}
+    lines = [{"line_no": a.line_no, "sku": by_product[a.product_id].sku, "name": by_product[a.product_id].name,
+              "quantity": a.quantity, "cancelled": 0, "backordered": a.backordered, "picked": 0, "packed": 0,
+              "shipped": 0, "returned": 0, "promised_date": p.date, "promise_basis": p.basis, "reason": p.reason[:300],
+              "allocations": [{"warehouse": s.code, "reserved": q} for s, q in a.takes]}
+             for a, p in zip(plan, promises, strict=True)]
+    placed = {"id": created.event_id, "at": created.created_at, "type": "order.placed", "actor": actor.name,
+              "channel": data.channel, "data": event}
+    placed_view = assemble(order, lines, [], 0, [placed], touch_threshold=0)
+
     if not await _reserve(session, plan, line_ids):
         if locked:
             raise RuntimeError("reservation failed while holding the stock locks")
@@ -130,18 +144,7 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
         await refresh_status(session, created.id, actor.name)
         return await order_view(session, created.number, today)
 
-    order = {"number": created.number, "status": status, "channel": data.channel,
-             "customer_name": data.customer.name, "customer_email": data.customer.email.lower(),
-             "customer_phone": data.customer.phone, "ship_to": data.ship_to.model_dump() if data.ship_to else None,
-             "external_ref": data.external_ref, "created_at": created.created_at, "version": 1}
-    lines = [{"line_no": a.line_no, "sku": by_product[a.product_id].sku, "name": by_product[a.product_id].name,
-              "quantity": a.quantity, "cancelled": 0, "backordered": a.backordered, "picked": 0, "packed": 0,
-              "shipped": 0, "returned": 0, "promised_date": p.date, "promise_basis": p.basis, "reason": p.reason[:300],
-              "allocations": [{"warehouse": s.code, "reserved": q} for s, q in a.takes]}
-             for a, p in zip(plan, promises, strict=True)]
-    placed = {"id": created.event_id, "at": created.created_at, "type": "order.placed", "actor": actor.name,
-              "channel": data.channel, "data": event}
-    return assemble(order, lines, [], 0, [placed], touch_threshold=0)
+    return placed_view
 
 
 async def _plan_locked(
