@@ -148,6 +148,8 @@ class Postgres:
         )
 
     def close(self) -> None:
+        if os.environ.get("ERP_CRASH_KEEP"):
+            return
         try:
             self._pg_ctl("-m", "fast", "-w", "stop")
         except subprocess.SubprocessError:
@@ -302,7 +304,7 @@ class Load:
         ):
             return "retry"
         self.report.problems.append(f"{key}: unexpected {response.status_code} {response.text[:300]}")
-        return "stop"
+        return "retry"
 
 
 async def _until(predicate: Any, bound: float, interval: float = 0.1) -> float | None:
