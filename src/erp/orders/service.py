@@ -48,9 +48,14 @@ WITH o AS (
     INSERT INTO event (type, subject, order_id, actor, channel, data)
     SELECT 'order.placed', o.number, o.id, :actor, :channel, CAST(:event AS jsonb) FROM o
     RETURNING id
+), r AS (
+    -- Last: every reservation of the order, in the global lock order, all or nothing (see reserve_stock).
+    SELECT reserve_stock(CAST(:r_products AS int[]), CAST(:r_warehouses AS int[]), CAST(:r_quantities AS bigint[]),
+                         ARRAY(SELECT l.id FROM unnest(CAST(:r_line_nos AS int[])) WITH ORDINALITY AS x(line_no, n)
+                                 JOIN l ON l.line_no = x.line_no ORDER BY x.n)) AS reserved
 )
 SELECT o.id, o.number, o.created_at, (SELECT array_agg(l.id ORDER BY l.line_no) FROM l) AS line_ids,
-       (SELECT id FROM e) AS event_id
+       (SELECT id FROM e) AS event_id, (SELECT reserved FROM r) AS reserved
   FROM o
 """)
 
@@ -69,9 +74,9 @@ def _promise_for(allocation: LineAllocation, stock: availability.Availability, t
 async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal, today: date) -> OrderOut:
     """Validate, allocate across warehouses and reserve, in this transaction.
 
-    Round trips: one read of availability, one insert of order + lines + event, and last one call that
-    makes every reservation (one conditional update per product and warehouse, in the global lock
-    order), so row locks are held only from there to COMMIT. The answer is built from what is known.
+    Round trips: one read of availability, then one statement that inserts order, lines and event and,
+    last, makes every reservation (one conditional update per product and warehouse, in the global
+    lock order), so row locks are held only from there to COMMIT. The answer is built from what is known.
     """
     skus = [line.sku for line in data.lines]
     stock = await availability.load(session, skus, demand=False)
@@ -103,6 +108,7 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
     promises = [_promise_for(a, by_product[a.product_id], today) for a in plan]
     status = "backordered" if any(a.backordered for a in plan) else "confirmed"
     event = {"lines": [{"sku": sku, "quantity": line.quantity} for sku, line in zip(skus, data.lines, strict=True)]}
+    pairs = _reservation_order(plan)
     created = (await session.execute(INSERT_ORDER, {
         "channel": data.channel, "status": status, "name": data.customer.name,
         "email": data.customer.email.lower(), "phone": data.customer.phone,
@@ -114,10 +120,11 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
                                  for a, p in zip(plan, promises, strict=True)],
         "dates": [p.date for p in promises], "bases": [p.basis for p in promises],
         "reasons": [p.reason[:300] for p in promises], "event": json.dumps(event),
+        "r_products": [p[0] for p in pairs], "r_warehouses": [p[2] for p in pairs],
+        "r_quantities": [p[4] for p in pairs], "r_line_nos": [p[3] for p in pairs],
     })).one()
     line_ids = dict(zip([a.line_no for a in plan], created.line_ids, strict=True))
 
-    # The answer is built before reserving: from the reservation to COMMIT, nothing else happens.
     order = {"number": created.number, "status": status, "channel": data.channel,
              "customer_name": data.customer.name, "customer_email": data.customer.email.lower(),
              "customer_phone": data.customer.phone, "ship_to": data.ship_to.model_dump() if data.ship_to else None,
@@ -129,22 +136,19 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
              for a, p in zip(plan, promises, strict=True)]
     placed = {"id": created.event_id, "at": created.created_at, "type": "order.placed", "actor": actor.name,
               "channel": data.channel, "data": event}
-    placed_view = assemble(order, lines, [], 0, [placed], touch_threshold=0)
-
+    if created.reserved:
+        return assemble(order, lines, [], 0, [placed], touch_threshold=0)
+    if locked:
+        raise RuntimeError("reservation failed while holding the stock locks")
+    # A racing order reserved first: lock the products everywhere, re-plan on fresh numbers, reserve.
+    stock, plan = await _plan_locked(session, skus, requests)
+    if not data.allow_backorder and any(a.backordered for a in plan):
+        raise await _insufficient(session, data, skus, today)
     if not await _reserve(session, plan, line_ids):
-        if locked:
-            raise RuntimeError("reservation failed while holding the stock locks")
-        # A racing order reserved first: lock the products everywhere, re-plan on fresh numbers, reserve.
-        stock, plan = await _plan_locked(session, skus, requests)
-        if not data.allow_backorder and any(a.backordered for a in plan):
-            raise await _insufficient(session, data, skus, today)
-        if not await _reserve(session, plan, line_ids):
-            raise RuntimeError("reservation failed while holding the stock locks")
-        await _record_plan(session, plan, {stock[sku].product_id: stock[sku] for sku in skus}, line_ids, today)
-        await refresh_status(session, created.id, actor.name)
-        return await order_view(session, created.number, today)
-
-    return placed_view
+        raise RuntimeError("reservation failed while holding the stock locks")
+    await _record_plan(session, plan, {stock[sku].product_id: stock[sku] for sku in skus}, line_ids, today)
+    await refresh_status(session, created.id, actor.name)
+    return await order_view(session, created.number, today)
 
 
 async def _plan_locked(
@@ -168,10 +172,15 @@ def _backorder_warehouse(allocation: LineAllocation, promise: availability.Promi
     return first.warehouse_id if first else None
 
 
+def _reservation_order(plan: Sequence[LineAllocation]) -> list[tuple[int, int, int, int, int]]:
+    """(product, priority, warehouse, line_no, quantity) of every reservation, in the global lock order."""
+    return sorted((a.product_id, s.priority, s.warehouse_id, a.line_no, quantity)
+                  for a in plan for s, quantity in a.takes)
+
+
 async def _reserve(session: AsyncSession, plan: Sequence[LineAllocation], line_ids: dict[int, int]) -> bool:
     """Every reservation of the plan in one call, in the global lock order; all or nothing."""
-    pairs = sorted((a.product_id, s.priority, s.warehouse_id, line_ids[a.line_no], quantity)
-                   for a in plan for s, quantity in a.takes)
+    pairs = [(p, pr, w, line_ids[n], q) for p, pr, w, n, q in _reservation_order(plan)]
     return (await session.execute(RESERVE_ORDER, {
         "products": [p[0] for p in pairs], "warehouses": [p[2] for p in pairs],
         "quantities": [p[4] for p in pairs], "lines": [p[3] for p in pairs],
