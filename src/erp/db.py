@@ -3,7 +3,7 @@
 import logging
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
@@ -92,3 +92,19 @@ async def get_session(request: Request) -> AsyncSession:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def add_unique(session: AsyncSession, row: Any, conflict: str) -> Any:
+    """Insert an ORM row; a unique-key clash becomes 409 `already_exists` with `conflict` as detail."""
+    from sqlalchemy.exc import IntegrityError
+
+    from erp.errors import AlreadyExists
+
+    session.add(row)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise AlreadyExists(conflict) from None
+    await session.refresh(row)
+    return row

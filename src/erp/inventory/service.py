@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from erp.db import add_unique
 from erp.errors import AlreadyExists, InsufficientStock, InvalidRequest, NotFound, VersionConflict
 from erp.inventory.models import (
     PHYSICAL_TYPES,
@@ -77,17 +78,11 @@ async def get_product(session: AsyncSession, sku: str) -> Product:
 
 
 async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
-    product = Product.model_validate(data)
-    session.add(product)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise AlreadyExists(f"A product with sku {data.sku!r} or barcode {data.barcode!r} exists.") from None
+    product = await add_unique(session, Product.model_validate(data),
+                               f"A product with sku {data.sku!r} or barcode {data.barcode!r} exists.")
     await session.execute(
         text("INSERT INTO stock_level (product_id, warehouse_id) SELECT :p, id FROM warehouse"), {"p": product.id}
     )
-    await session.refresh(product)
     return product
 
 
@@ -125,13 +120,8 @@ async def get_warehouse(session: AsyncSession, code: str) -> Warehouse:
 
 
 async def create_warehouse(session: AsyncSession, data: WarehouseCreate) -> Warehouse:
-    warehouse = Warehouse.model_validate(data)
-    session.add(warehouse)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise AlreadyExists(f"A warehouse with code {data.code!r} exists.") from None
+    warehouse = await add_unique(session, Warehouse.model_validate(data),
+                                 f"A warehouse with code {data.code!r} exists.")
     await session.execute(
         insert(Location),
         [{"warehouse_id": warehouse.id, "code": code, "type": type_} for code, type_ in STANDARD_LOCATIONS],
@@ -139,21 +129,13 @@ async def create_warehouse(session: AsyncSession, data: WarehouseCreate) -> Ware
     await session.execute(
         text("INSERT INTO stock_level (product_id, warehouse_id) SELECT id, :w FROM product"), {"w": warehouse.id}
     )
-    await session.refresh(warehouse)
     return warehouse
 
 
 async def create_location(session: AsyncSession, warehouse_code: str, data: LocationCreate) -> Location:
     warehouse = await get_warehouse(session, warehouse_code)
     location = Location(warehouse_id=warehouse.id, code=data.code, type=data.type, sequence=data.sequence)
-    session.add(location)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise AlreadyExists(f"Location {warehouse_code}/{data.code} exists.") from None
-    await session.refresh(location)
-    return location
+    return await add_unique(session, location, f"Location {warehouse_code}/{data.code} exists.")
 
 
 async def resolve_location(session: AsyncSession, address: str) -> tuple[Location, Warehouse]:

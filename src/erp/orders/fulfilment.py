@@ -24,7 +24,7 @@ from erp.orders.schemas import (
     PickListOut,
     ShipmentCreate,
 )
-from erp.orders.service import order_id, refresh_status
+from erp.orders.service import order_id, refresh_status, shrink_open_picks
 
 
 class NothingToPick(Conflict):
@@ -251,7 +251,7 @@ async def _short_pick(session: AsyncSession, pick_list_id: int, location_id: int
                 break
             take = min(over, reservation.quantity)
             await backorders.release(session, reservation.line_id, warehouse_id, take)
-            await _shrink_listed(session, reservation.line_id, warehouse_id, take)
+            await shrink_open_picks(session, reservation.line_id, take, warehouse_id)
             bumped.append((reservation, take))
             over -= take
     if missing:
@@ -271,22 +271,6 @@ async def _short_pick(session: AsyncSession, pick_list_id: int, location_id: int
                                     actor=actor.name, today=today, why=f"missing stock at {address}")
     for oid in sorted({a.order_id for a in affected} | {r.order_id for r, _ in bumped}):
         await refresh_status(session, oid, actor.name)
-
-
-async def _shrink_listed(session: AsyncSession, line_id: int, warehouse_id: int, quantity: int) -> None:
-    rows = (await session.execute(text("""
-        SELECT p.id, p.quantity - p.picked - p.short AS open FROM pick_list_line p
-          JOIN location loc ON loc.id = p.location_id
-         WHERE p.order_line_id = :line AND loc.warehouse_id = :w AND p.quantity - p.picked - p.short > 0
-         ORDER BY p.id DESC FOR UPDATE OF p
-    """), {"line": line_id, "w": warehouse_id})).all()
-    for row in rows:
-        take = min(quantity, row.open)
-        if take <= 0:
-            break
-        await session.execute(text("UPDATE pick_list_line SET quantity = quantity - :q WHERE id = :id"),
-                              {"q": take, "id": row.id})
-        quantity -= take
 
 
 async def _complete_if_done(session: AsyncSession, pick_list_id: int) -> None:

@@ -306,7 +306,7 @@ async def cancel(session: AsyncSession, number: str, data: CancelRequest, actor:
         from_reserved = quantity - from_backorder
         if from_reserved:
             await backorders.release(session, row.id, None, from_reserved)
-            await _shrink_open_picks(session, row.id, from_reserved)
+            await shrink_open_picks(session, row.id, from_reserved)
             released_products.append(row.product_id)
         await session.execute(text(
             "UPDATE order_line SET cancelled = cancelled + :q, backordered = backordered - :b WHERE id = :id"
@@ -321,12 +321,15 @@ async def cancel(session: AsyncSession, number: str, data: CancelRequest, actor:
     return await order_view(session, number, today)
 
 
-async def _shrink_open_picks(session: AsyncSession, line_id: int, quantity: int) -> None:
-    """Take cancelled units off open pick lists, so nobody picks them."""
+async def shrink_open_picks(session: AsyncSession, line_id: int, quantity: int, warehouse_id: int | None = None) -> None:
+    """Take units of a line off open pick lists (at one warehouse, or any), newest first, so nobody picks
+    what was cancelled or taken back."""
     rows = (await session.execute(text(
-        "SELECT id, quantity - picked - short AS open FROM pick_list_line"
-        " WHERE order_line_id = :id AND quantity - picked - short > 0 ORDER BY id DESC FOR UPDATE"
-    ), {"id": line_id})).all()
+        "SELECT p.id, p.quantity - p.picked - p.short AS open FROM pick_list_line p"
+        " JOIN location loc ON loc.id = p.location_id"
+        " WHERE p.order_line_id = :line AND p.quantity - p.picked - p.short > 0"
+        " AND (CAST(:w AS int) IS NULL OR loc.warehouse_id = :w) ORDER BY p.id DESC FOR UPDATE OF p"
+    ), {"line": line_id, "w": warehouse_id})).all()
     for row in rows:
         take = min(quantity, row.open)
         if take <= 0:

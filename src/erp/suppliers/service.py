@@ -10,12 +10,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from erp import events
 from erp.auth import Principal
-from erp.errors import AlreadyExists, Conflict, InvalidRequest, InvalidTransition, NotFound
+from erp.db import add_unique
+from erp.errors import Conflict, InvalidRequest, InvalidTransition, NotFound
 from erp.inventory import service as inventory
 from erp.suppliers.models import Supplier
 from erp.suppliers.schemas import (
@@ -47,15 +47,7 @@ async def get_supplier(session: AsyncSession, code: str) -> Supplier:
 
 
 async def create_supplier(session: AsyncSession, data: SupplierCreate) -> Supplier:
-    supplier = Supplier.model_validate(data)
-    session.add(supplier)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise AlreadyExists(f"A supplier with code {data.code!r} exists.") from None
-    await session.refresh(supplier)
-    return supplier
+    return await add_unique(session, Supplier.model_validate(data), f"A supplier with code {data.code!r} exists.")
 
 
 async def put_supplier_product(session: AsyncSession, code: str, sku: str, data: SupplierProductPut,
