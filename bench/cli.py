@@ -176,6 +176,9 @@ class Bench:
             if errors:
                 say(f"  the service logged {errors} error lines; last lines of {self.service.log}:",
                     *("    " + line for line in self.service.log_tail(8).splitlines()))  # fmt: skip
+                self.results.setdefault("service_logs", []).append(str(self.service.log))
+            else:
+                self.service.log.unlink(missing_ok=True)
             self.service = None
 
     def http(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -11,6 +11,7 @@ database in it, leaves the server's settings alone, and drops the database at th
 
 import asyncio
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -73,8 +74,10 @@ class Server:
 
     def stop(self) -> None:
         if self.embedded and self._handle is not None:
+            data = self._handle.pgdata.parent  # type: ignore[attr-defined]
             self._handle.cleanup()  # type: ignore[attr-defined]
             self._handle = None
+            shutil.rmtree(data, ignore_errors=True)
 
 
 def start_embedded() -> Server:
