@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         engine = create_engine(database_url or resolve_database_url(settings), settings)
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker(engine)
+        # Reads need no BEGIN/COMMIT round trips: each statement sees a consistent snapshot of its own.
+        app.state.read_sessionmaker = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
         try:
             yield
         finally:

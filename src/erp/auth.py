@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import func
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from erp.errors import Forbidden, NotFound, Unauthenticated
 from erp.models import ROLES, ApiKey

@@ -1,4 +1,8 @@
-"""Engine, sessions, the embedded PostgreSQL, and the per-request transaction."""
+"""Engine, sessions, the embedded PostgreSQL, and the per-request transaction.
+
+Sessions are SQLAlchemy's own AsyncSession: the services speak SQL (`execute`), and SQLModel's subclass
+warns on every `execute` call, a measurable cost on the hot path.
+"""
 
 import logging
 import warnings
@@ -7,8 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from erp.config import Settings
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import select, text
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp.auth import allow
 from erp.db import SessionDep

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from erp.errors import InvalidRequest
 

@@ -15,7 +15,8 @@ class TransactionalRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def run_in_transaction(request: Request) -> Response:
-            uow = UnitOfWork(request.app.state.sessionmaker)
+            reading = request.method in ("GET", "HEAD")
+            uow = UnitOfWork(request.app.state.read_sessionmaker if reading else request.app.state.sessionmaker)
             request.state.uow = uow
             try:
                 key = request.headers.get(HEADER) if request.method == "POST" else None

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import and_, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from erp.db import add_unique
 from erp.errors import AlreadyExists, InsufficientStock, InvalidRequest, NotFound, VersionConflict

@@ -1,6 +1,6 @@
 from datetime import date
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp.inventory import service as inventory
 

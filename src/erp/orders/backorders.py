@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import text
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import events
 from erp.inventory import availability

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import events
 from erp.auth import Principal

@@ -4,7 +4,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp.errors import NotFound
 from erp.orders.schemas import (

@@ -5,7 +5,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp.auth import Principal
 from erp.errors import InvalidRequest

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import events
 from erp.auth import Principal
