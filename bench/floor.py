@@ -1,12 +1,10 @@
 """The raw-SQL floor: the app's order hot path sent straight to PostgreSQL with asyncpg.
 
-Per order, in one transaction: read the lines' products and stock per warehouse (1), insert the order,
-its lines and its event in one statement (2), then reserve with one conditional update per (product,
-warehouse) in product order (3), and commit. Nothing an HTTP service adds (parsing, validation, auth,
-an ORM, serialising the answer) is in it, so app/floor is what the service costs on top of the database.
-
-Columns are those of alembic/versions/*_orders.py. `version` and the line's counters have no server
-default there, so they are given explicitly (1 and 0).
+Per order, in one transaction, as `erp.orders.service.place_order` does it: read the lines' products and
+stock per warehouse (1), then one statement that inserts the order, its lines and its event and, last,
+reserves through `reserve_stock()` (one conditional update per product and warehouse, in product order,
+all or nothing) (2), and commit. Nothing an HTTP service adds (parsing, validation, auth, an ORM,
+serialising the answer) is in it, so app/floor is what the service costs on top of the database.
 """
 
 from collections.abc import Sequence
@@ -25,32 +23,24 @@ SELECT p.id, p.sku, p.active, w.id AS warehouse_id, w.code, w.priority, w.handli
 
 PLACE = """
 WITH o AS (
-    INSERT INTO sales_order (channel, status, customer_name, customer_email, created_by, allow_backorder, version)
-    VALUES ('api', 'confirmed', $1, $2, 'bench', true, 1)
-    RETURNING id, number
+    INSERT INTO sales_order (channel, status, customer_name, customer_email, created_by, allow_backorder)
+    VALUES ('api', 'confirmed', $1, $2, 'bench', true)
+    RETURNING id, number, created_at
 ), l AS (
-    INSERT INTO order_line (order_id, line_no, product_id, quantity, cancelled, backordered, picked, packed,
-                            shipped, returned, promised_date, promise_basis, promise_reason)
-    SELECT o.id, x.line_no, x.product_id, x.quantity, 0, 0, 0, 0, 0, 0, current_date + 1, 'in_stock',
-           'in stock at WH'
+    INSERT INTO order_line (order_id, line_no, product_id, quantity, promised_date, promise_basis, promise_reason)
+    SELECT o.id, x.line_no, x.product_id, x.quantity, current_date + 1, 'in_stock', 'in stock at WH'
       FROM o, unnest($3::int[], $4::int[], $5::bigint[]) AS x(line_no, product_id, quantity)
     RETURNING id, line_no
 ), e AS (
     INSERT INTO event (type, subject, order_id, actor, channel, data)
     SELECT 'order.placed', o.number, o.id, 'bench', 'api', '{}'::jsonb FROM o
+    RETURNING id
+), r AS (
+    SELECT reserve_stock($6::int[], $7::int[], $8::bigint[],
+                         ARRAY(SELECT l.id FROM unnest($9::int[]) WITH ORDINALITY AS x(line_no, n)
+                                 JOIN l ON l.line_no = x.line_no ORDER BY x.n)) AS reserved
 )
-SELECT o.id, o.number, (SELECT array_agg(id ORDER BY line_no) FROM l) AS line_ids FROM o
-"""
-
-RESERVE = """
-WITH r AS (
-    UPDATE stock_level SET reserved = reserved + $3
-     WHERE product_id = $1 AND warehouse_id = $2 AND on_hand - reserved >= $3
-    RETURNING product_id
-)
-INSERT INTO reservation (product_id, warehouse_id, owner_type, owner_id, quantity)
-SELECT $1, $2, 'order_line', $4, $3 FROM r
-RETURNING id
+SELECT o.id, o.number, (SELECT reserved FROM r) AS reserved FROM o
 """
 
 
@@ -90,6 +80,7 @@ async def place_order(
     async with connection.transaction():
         rows = await connection.fetch(STOCK, [sku for sku, _ in lines])
         plan = allocate(lines, rows)
+        pairs = sorted(plan)
         placed = await connection.fetchrow(
             PLACE,
             name,
@@ -97,12 +88,11 @@ async def place_order(
             [n for *_, n in plan],
             [product_id for product_id, *_ in plan],
             [quantity for _, _, quantity, _ in plan],
+            [product_id for product_id, *_ in pairs],
+            [warehouse_id for _, warehouse_id, *_ in pairs],
+            [quantity for _, _, quantity, _ in pairs],
+            [n for *_, n in pairs],
         )
-        line_ids = placed["line_ids"]
-        for product_id, warehouse_id, quantity, n in sorted(plan):
-            if (
-                await connection.fetchval(RESERVE, product_id, warehouse_id, quantity, line_ids[n - 1])
-                is None
-            ):
-                raise Short(f"product {product_id} at warehouse {warehouse_id}")
+        if not placed["reserved"]:
+            raise Short("a concurrent order took the stock")
     return placed["number"], sum(quantity for _, _, quantity, _ in plan)
