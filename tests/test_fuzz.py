@@ -4,7 +4,7 @@ Schemathesis generates requests for every documented operation, valid ones and i
 and as restricted roles, against the app on a real database seeded with a warehouse, products, stock and
 orders in several states. Whatever it sends, the answer is never a 5xx, its status code is documented for
 that operation, and its body and content type match the documented schema. `ERP_FUZZ_EXAMPLES` sets the
-examples per operation, role and generation mode (default 10).
+examples per operation, role and generation mode (default 8).
 """
 
 import asyncio
@@ -35,7 +35,7 @@ from erp.models import ROLES
 from tests import conftest
 from tests.conftest import _dsn, _with_database, assert_invariants
 
-EXAMPLES = int(os.environ.get("ERP_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("ERP_FUZZ_EXAMPLES", "8"))
 FUZZED_ROLES = ("admin", "warehouse", "integration")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -53,8 +53,11 @@ OPERATIONS = _operations()
 EXISTING: dict[str, list[Any]] = {
     "sku": ["LAP-1", "MON-1", "OLD-1"],
     "barcode": ["1001", "1002"],
-    "code": ["MAD-1", "BER-1"],
+    "code": ["MAD-1", "BER-1", "ACME"],
     "warehouse": ["MAD-1", "BER-1"],
+    "supplier": ["ACME"],
+    "line": [1],
+    "inspection_id": [1],
     "location": ["MAD-1/A-01", "MAD-1/A-02", "BER-1/B-01", "MAD-1/PACKING"],
     "from_location": ["MAD-1/A-01", "MAD-1/A-02", "BER-1/B-01"],
     "to_location": ["MAD-1/A-01", "MAD-1/A-02", "BER-1/B-01", "MAD-1/QUARANTINE"],
@@ -64,15 +67,20 @@ EXISTING: dict[str, list[Any]] = {
 }
 
 
-def _with_existing(value: Any, data: st.DataObject) -> Any:
-    """`value` with some fields that name a resource replaced by one that exists."""
+# Purchase orders are numbered on their own.
+PURCHASE_ORDERS = {"number": ["PO-000001", "PO-000002", "PO-000003"]}
+
+
+def _with_existing(value: Any, data: st.DataObject, path: str) -> Any:
+    """`value` with the fields that name a resource replaced by one that exists."""
     if isinstance(value, list):
-        return [_with_existing(item, data) for item in value]
+        return [_with_existing(item, data, path) for item in value]
     if not isinstance(value, dict):
         return value
-    return {name: data.draw(st.sampled_from(EXISTING[name]))
-            if name in EXISTING and EXISTING[name] and isinstance(item, (str, int))
-            else _with_existing(item, data)
+    existing = EXISTING | (PURCHASE_ORDERS if "/purchase-orders" in path else {})
+    return {name: data.draw(st.sampled_from(existing[name]))
+            if name in existing and existing[name] and isinstance(item, (str, int))
+            else _with_existing(item, data, path)
             for name, item in value.items()}
 
 
@@ -88,8 +96,8 @@ def _seed(client: Any, admin: str, warehouse2: str) -> None:
     """A small world through the API itself: orders confirmed, picking, packed, backordered, cancelled."""
     headers = {"Authorization": f"Bearer {admin}"}
 
-    def post(path: str, body: dict[str, Any], expected: int = 201, key: str = admin) -> dict[str, Any]:
-        response = client.post(f"/api/v1{path}", json=body, headers={"Authorization": f"Bearer {key}"})
+    def post(path: str, body: dict[str, Any], expected: int = 201, key: str = admin, method: str = "post") -> Any:
+        response = client.request(method, f"/api/v1{path}", json=body, headers={"Authorization": f"Bearer {key}"})
         assert response.status_code == expected, f"seed {path}: {response.status_code} {response.text}"
         return response.json()
 
@@ -118,6 +126,19 @@ def _seed(client: Any, admin: str, warehouse2: str) -> None:
     post(f"/orders/{cancelled['number']}/cancel", {}, expected=200)
     post(f"/orders/{packed['number']}/contacts", {"channel": "email", "direction": "inbound", "summary": "where?"})
     post("/pick-lists", {"warehouse": "MAD-1"})
+    # Supply: a supplier, a draft purchase order, a sent one, and one received into inspection.
+    post("/suppliers", {"code": "ACME", "name": "Acme", "email": "sales@acme.example", "lead_time_days": 10})
+    post("/suppliers/ACME/products/LAP-1", {"supplier_sku": "A-LAP", "unit_cost": "100.00", "currency": "EUR",
+                                            "preferred": True}, expected=200, method="put")
+    post("/purchase-orders", {"supplier": "ACME", "warehouse": "MAD-1", "lines": [{"sku": "LAP-1", "quantity": 10}]})
+    sent = post("/purchase-orders", {"supplier": "ACME", "warehouse": "MAD-1", "lines": [{"sku": "MON-1", "quantity": 50, "unit_cost": "80.00"}]})
+    post(f"/purchase-orders/{sent['number']}/send", {}, expected=200)
+    inspected = post("/purchase-orders", {"supplier": "ACME", "warehouse": "BER-1", "inspection_required": True,
+                                          "lines": [{"sku": "LAP-1", "quantity": 5}]})
+    post(f"/purchase-orders/{inspected['number']}/send", {}, expected=200)
+    post(f"/purchase-orders/{inspected['number']}/receipts", {"lines": [{"sku": "LAP-1", "quantity": 3}]})
+    assert [po["number"] for po in client.get("/api/v1/purchase-orders", headers=headers).json()["items"]] == \
+        PURCHASE_ORDERS["number"]
     EXISTING["key_id"] = [post("/api-keys", {"name": "to be revoked", "role": "service"})["id"]]
     assert client.get("/api/v1/orders/SO-000004", headers=headers).json()["status"] == "cancelled"
 
@@ -188,9 +209,9 @@ def test_no_request_gets_a_5xx_and_every_answer_is_documented(fuzzed: Fuzzed, me
         case, existing = generated
         if existing:
             if case.path_parameters:
-                case.path_parameters = _with_existing(case.path_parameters, data)
+                case.path_parameters = _with_existing(case.path_parameters, data, path)
             if isinstance(case.body, (dict, list)):
-                case.body = _with_existing(case.body, data)
+                case.body = _with_existing(case.body, data, path)
         response = case.call()
         assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
         negative = case.meta is not None and case.meta.generation.mode.is_negative
