@@ -38,6 +38,16 @@ BEGIN
         ON CONFLICT (location_id, product_id) DO UPDATE SET quantity = b.quantity + NEW.quantity;
     END IF;
 
+    -- Into the target's level first, then out of the source's: a move between two bins of one warehouse
+    -- never passes through a state where reserved > on_hand.
+    IF dst.type IN ('storage', 'quarantine') THEN
+        INSERT INTO stock_level AS l (product_id, warehouse_id, on_hand, quarantined)
+        VALUES (NEW.product_id, dst.warehouse_id,
+                CASE WHEN dst.type = 'storage' THEN NEW.quantity ELSE 0 END,
+                CASE WHEN dst.type = 'quarantine' THEN NEW.quantity ELSE 0 END)
+        ON CONFLICT (product_id, warehouse_id) DO UPDATE
+           SET on_hand = l.on_hand + excluded.on_hand, quarantined = l.quarantined + excluded.quarantined;
+    END IF;
     IF src.type IN ('storage', 'quarantine') THEN
         UPDATE stock_level
            SET on_hand = on_hand - CASE WHEN src.type = 'storage' THEN NEW.quantity ELSE 0 END,
@@ -48,14 +58,6 @@ BEGIN
                 USING ERRCODE = 'check_violation', CONSTRAINT = 'ck_stock_level_on_hand_nonnegative',
                       TABLE = 'stock_level';
         END IF;
-    END IF;
-    IF dst.type IN ('storage', 'quarantine') THEN
-        INSERT INTO stock_level AS l (product_id, warehouse_id, on_hand, quarantined)
-        VALUES (NEW.product_id, dst.warehouse_id,
-                CASE WHEN dst.type = 'storage' THEN NEW.quantity ELSE 0 END,
-                CASE WHEN dst.type = 'quarantine' THEN NEW.quantity ELSE 0 END)
-        ON CONFLICT (product_id, warehouse_id) DO UPDATE
-           SET on_hand = l.on_hand + excluded.on_hand, quarantined = l.quarantined + excluded.quarantined;
     END IF;
     RETURN NULL;
 END

@@ -173,3 +173,17 @@ async def test_concurrent_withdrawals_never_take_more_than_the_bin_holds(api):
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] * 10 + [409] * 20
     assert (await stock_of(api, "LAP-1", "MAD-1"))["on_hand"] == 0
+
+
+async def test_reserved_stock_can_be_re_slotted_between_bins_but_not_taken_out_of_the_warehouse(api):
+    await given_world(api)
+    await given_stock(api, "LAP-1", "MAD-1/A-01", 5)
+    await api.as_("service").ok("post", "/orders", {"customer": {"name": "c", "email": "c@x.example"},
+                                                   "channel": "web", "lines": [{"sku": "LAP-1", "quantity": 5}]})
+    await api.as_("warehouse").ok("post", "/stock/transfers", {
+        "sku": "LAP-1", "from_location": "MAD-1/A-01", "to_location": "MAD-1/A-02", "quantity": 5})
+    level = await stock_of(api, "LAP-1", "MAD-1")
+    assert (level["on_hand"], level["reserved"]) == (5, 5)
+    away = await api.as_("warehouse").post("/stock/transfers", {
+        "sku": "LAP-1", "from_location": "MAD-1/A-02", "to_location": "BER-1/B-01", "quantity": 1})
+    assert (away.status_code, away.json()["code"]) == (409, "insufficient_stock")
