@@ -11,9 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from erp.config import Settings
+from erp.errors import AlreadyExists
 
 log = logging.getLogger("erp.db")
 
@@ -99,10 +101,6 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 async def add_unique(session: AsyncSession, row: Any, conflict: str) -> Any:
     """Insert an ORM row; a unique-key clash becomes 409 `already_exists` with `conflict` as detail."""
-    from sqlalchemy.exc import IntegrityError
-
-    from erp.errors import AlreadyExists
-
     session.add(row)
     try:
         async with session.begin_nested():

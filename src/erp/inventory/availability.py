@@ -7,15 +7,13 @@ The rules are pure functions over plain data; the loader reads that data in one 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp.errors import NotFound
-
-if TYPE_CHECKING:
-    from erp.inventory.schemas import AvailabilityOut
+from erp.inventory.schemas import AvailabilityOut, ProjectionPointOut, WarehouseAvailabilityOut
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,10 +248,8 @@ def unclaimed(lots: Sequence[Supply], claimed: int) -> list[Supply]:
     return left
 
 
-def answer(availability: Availability, quantity: int, today: date) -> "AvailabilityOut":
+def answer(availability: Availability, quantity: int, today: date) -> AvailabilityOut:
     """What a rep says when asked for `quantity` units."""
-    from erp.inventory.schemas import AvailabilityOut, ProjectionPointOut, WarehouseAvailabilityOut
-
     promised = promise(quantity, availability, today)
     return AvailabilityOut(
         sku=availability.sku,
