@@ -57,7 +57,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--products", type=int, default=0,
                         help="bulk products (default 100,000 with W4, else 10,000)")  # fmt: skip
-    parser.add_argument("--no-floor", action="store_true", help="skip the raw-SQL floors of W1 and W2")
+    parser.add_argument("--no-floor", action="store_true", help="skip the raw-SQL floors")
     parser.add_argument("--no-balance", action="store_true",
                         help="keep connections on whichever worker accepted them (see bench/balance.py)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="smoke run: 4 s phases, 20,000 products")
@@ -332,23 +332,40 @@ class Bench:
             say(report.phase_row(name, result), *report.phase_details(result))
             return result
 
+        def floor(
+            app_name: str, app: dict[str, Any], name: str, workload: str, clients: int, **kw: Any
+        ) -> None:
+            """The same work as SQL straight to PostgreSQL, right after the app's phase, and app/floor."""
+            if args.no_floor:
+                return
+            measured = run(name, workload, "floor", clients, **kw)
+            pair: dict[str, Any] = {"phase": name, "floor_throughput": measured.get("throughput")}
+            if app.get("throughput") is not None and measured.get("throughput"):
+                pair["ratio"] = round(app["throughput"] / measured["throughput"], 3)
+                say(f"  app/floor = {pair['ratio']:.2f}")
+            entry.setdefault("floors", {})[app_name] = pair
+            if "floor_throughput" not in entry:  # the workload's main pair, as before
+                entry["floor_throughput"] = pair["floor_throughput"]
+                if "ratio" in pair:
+                    entry["ratio"] = figures["ratio"] = pair["ratio"]
+
         if key in ("W1", "W2"):
             app = run("app", key, "app", args.clients)
             figures["throughput"] = app.get("throughput")
-            if not args.no_floor:
-                floor = run("floor (asyncpg, same SQL)", key, "floor", args.clients)
-                entry["floor_throughput"] = floor.get("throughput")
-                if app.get("throughput") is not None and floor.get("throughput"):
-                    entry["ratio"] = figures["ratio"] = round(app["throughput"] / floor["throughput"], 3)
-                    say(f"  app/floor = {entry['ratio']:.2f}")
+            floor("app", app, "floor (asyncpg, same SQL)", key, args.clients)
             target_key = key
         elif key == "W3":
             app = run("app", "W3", "app", args.clients, catalogue=self.w3_catalogue())
             figures["throughput"] = app.get("throughput")
+            floor("app", app, "floor (asyncpg, same SQL)", "W3", args.clients, catalogue=self.w3_catalogue())
             target_key = key
         elif key == "W4":
-            single = run("1 SKU: GET /availability/{sku}", "W4-1", "app", args.w4_clients)
-            run("100 SKUs: POST /availability/check", "W4-100", "app", args.w4_clients)
+            name = "1 SKU: GET /availability/{sku}"
+            single = run(name, "W4-1", "app", args.w4_clients)
+            floor(name, single, "1 SKU: floor (asyncpg, same SQL)", "W4-1", args.w4_clients)
+            name = "100 SKUs: POST /availability/check"
+            batch = run(name, "W4-100", "app", args.w4_clients)
+            floor(name, batch, "100 SKUs: floor (asyncpg, same SQL)", "W4-100", args.w4_clients)
             figures["p99_ms"] = single.get("latency_ms", {}).get("p99") if single.get("ok") else None
             target_key = "W4-1"
         else:
@@ -368,6 +385,30 @@ class Bench:
                 f" answered 201: {created}, 409 insufficient_stock: {refused},"
                 f" other: {result.get('requests', 0) - created - refused}"
                 f" -> {'exactly' if state.get('reserved') == args.w5_units else 'NOT'} {args.w5_units} reserved")  # fmt: skip
+            if not args.no_floor:
+                # Its own product with the same units, so the app's sell-out stays as it ended.
+                floor_sku = sku + "-F"
+                asyncio.run(dataset.create_sellout(self.server.database_url, floor_sku, args.w5_units))
+                catalogue = Catalogue(
+                    self.catalogue.products, spread=self.catalogue.spread, sellout_sku=floor_sku
+                )
+                floor("sell-out", result, "floor (asyncpg, same SQL)", "W5", args.w5_clients, catalogue=catalogue,
+                      one_shot=True, warmup=0, duration=0, timeout=60)  # fmt: skip
+                side = phases["floor (asyncpg, same SQL)"]
+                state = asyncio.run(dataset.sellout_state(self.server.database_url, floor_sku))
+                committed = side.get("results", {}).get("committed", 0)
+                short = side.get("results", {}).get("refused insufficient_stock", 0)
+                exact = state.get("reserved") == args.w5_units and committed == args.w5_units
+                entry["sellout"]["floor"] = {"sku": floor_sku, "connections": side.get("connections_opened"),
+                                             "committed": committed, "refused_insufficient_stock": short,
+                                             "database": state, "exactly_all_units_reserved": exact}  # fmt: skip
+                say(f"  floor: {args.w5_clients:,} concurrent clients on a pool of {side.get('connections_opened')}"
+                    f" asyncpg connections (the server allows {self.server.settings.get('max_connections', 300)};"
+                    f" a client's latency includes its wait for one); reserved in the database:"
+                    f" {state.get('reserved')} of {args.w5_units} units ({state.get('reservations')} reservations,"
+                    f" {state.get('orders')} orders); committed: {committed}, refused: {short},"
+                    f" other: {side.get('requests', 0) - committed - short}"
+                    f" -> {'exactly' if exact else 'NOT'} {args.w5_units} reserved")  # fmt: skip
             target_key = "W5"
         verdicts = report.target_text(target_key, figures)
         if verdicts:

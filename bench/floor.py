@@ -5,8 +5,12 @@ stock per warehouse (1), then one statement that inserts the order, its lines an
 reserves through `reserve_stock()` (one conditional update per product and warehouse, in product order,
 all or nothing) (2), and commit. Nothing an HTTP service adds (parsing, validation, auth, an ORM,
 serialising the answer) is in it, so app/floor is what the service costs on top of the database.
+
+The reads (W3, W4) send the app's own read statements, compiled from `erp` with the app's dialect, one
+statement after another on a connection without BEGIN/COMMIT, as the app runs GET requests.
 """
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,3 +100,73 @@ async def place_order(
         if not placed["reserved"]:
             raise Short("a concurrent order took the stock")
     return placed["number"], sum(quantity for _, _, quantity, _ in plan)
+
+
+# --- the reads: the app's own SQL, compiled once to what its asyncpg dialect sends ---------------------
+
+
+@functools.cache
+def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
+    """name -> (SQL with $n parameters, parameter names in $n order, the values bound in the statement
+    itself, such as the page size), compiled from the app's own
+    statements with the app's dialect (SQLAlchemy's asyncpg), so the floor sends the same text:
+    `view` for GET /orders/{number}; `stock` for GET /stock?sku=, built as the route and `paginate` build
+    it (one sku, first page of 50: ORDER BY sku, warehouse LIMIT 51); `by_sku`, `supply` and `lead_time`
+    for GET /availability/{sku} and POST /availability/check."""
+    from sqlalchemy import bindparam
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+    from erp.inventory import availability, service
+    from erp.inventory.models import Product, Warehouse
+    from erp.orders.view import VIEW
+
+    keys = [Product.sku, Warehouse.code]
+    stock = (
+        service.stock_level_query()
+        .where(Product.sku == bindparam("sku"))
+        .add_columns(*(key.label(f"_cursor_{i}") for i, key in enumerate(keys)))
+        .order_by(*keys)
+        .limit(51)
+    )
+    compiled = {}
+    for name, statement in {
+        "view": VIEW,
+        "stock": stock,
+        "by_sku": availability.BY_SKU,
+        "supply": availability.SUPPLY,
+        "lead_time": availability.LEAD_TIME,
+    }.items():
+        sql = statement.compile(dialect=dialect())
+        compiled[name] = (sql.string, tuple(sql.positiontup or ()), dict(sql.params))
+    return compiled
+
+
+async def _fetch(connection: asyncpg.Connection, name: str, **params: Any) -> list[Any]:
+    sql, names, bound = statements()[name]
+    return await connection.fetch(sql, *(params[n] if n in params else bound[n] for n in names))
+
+
+async def order_view(connection: asyncpg.Connection, number: str) -> Any:
+    """GET /orders/{number}: the order status view, one query."""
+    rows = await _fetch(connection, "view", number=number)
+    if not rows:
+        raise LookupError(number)
+    return rows[0]
+
+
+async def stock_level(connection: asyncpg.Connection, sku: str) -> list[Any]:
+    """GET /stock?sku=: the stock positions of one product, first page."""
+    return await _fetch(connection, "stock", sku=sku)
+
+
+async def availability(connection: asyncpg.Connection, skus: Sequence[str]) -> list[Any]:
+    """GET /availability/{sku} and POST /availability/check: stock per warehouse for the skus, then
+    dated supply and the preferred lead time for their products, as `availability.load` and
+    `with_supply` send them."""
+    rows = await _fetch(connection, "by_sku", skus=list(skus), warehouse=None)
+    if len({row["sku"] for row in rows}) < len(set(skus)):
+        raise LookupError("no such product")
+    ids = list(dict.fromkeys(row["product_id"] for row in rows))
+    await _fetch(connection, "supply", ids=ids)
+    await _fetch(connection, "lead_time", ids=ids)
+    return rows

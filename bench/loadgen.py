@@ -21,11 +21,15 @@ from typing import Any
 from bench import cpu, http, workloads
 from bench.workloads import Catalogue
 
+# The floor's connections at most: more clients than this share them (W5's 1,000 clients), since the
+# server allows 300 connections and the service's pool holds some.
+FLOOR_POOL = 250
+
 
 @dataclass
 class Phase:
     name: str
-    workload: str  # a key of workloads.REQUESTS (app) or workloads.LINES (floor)
+    workload: str  # a key of workloads.REQUESTS (app) or workloads.FLOOR (floor)
     target: str  # "app" or "floor"
     catalogue: Catalogue
     clients: int
@@ -207,6 +211,7 @@ class Runner:
         self.start = self.window_start = self.window_end = 0.0
         self.lag = LagMonitor()
         self.spread: dict[str, Any] = {}
+        self.floor_pool: asyncio.Queue[Any] | None = None
 
     def in_window(self, finished: float) -> bool:
         return self.window_start <= finished <= self.window_end
@@ -303,34 +308,58 @@ class Runner:
 
     # --- the floor ----------------------------------------------------------------------------------
 
-    async def floor_client(self, n: int, connection: Any, go: asyncio.Event) -> None:
-        from bench.floor import Short, place_order
+    async def floor_call(self, connection: Any, call: workloads.FloorCall) -> tuple[str, bool, int]:
+        from bench import floor
 
+        if call.kind == "order":
+            try:
+                _, units = await floor.place_order(connection, *call.args)
+            except floor.Short:
+                return "refused insufficient_stock", False, 0
+            return "committed", True, units
+        read = {"view": floor.order_view, "stock": floor.stock_level, "availability": floor.availability}[
+            call.kind
+        ]
+        try:
+            if call.transaction:
+                async with connection.transaction():
+                    await read(connection, *call.args)
+            else:
+                await read(connection, *call.args)
+        except LookupError:
+            return "not found", False, 0
+        return "read", True, 0
+
+    async def floor_client(self, n: int, connection: Any, go: asyncio.Event) -> None:
+        """One closed-loop client on its own connection or, with more clients than FLOOR_POOL, on the
+        first free one of the pool (its latency then includes the wait for a connection)."""
         phase = self.phase
         rng = random.Random(phase.seed * 100_003 + n)
-        lines_for = workloads.LINES[phase.workload]
+        generate = workloads.FLOOR[phase.workload]
+        pool = self.floor_pool
         await go.wait()
-        while self.more():
-            lines = lines_for(phase.catalogue, rng)
-            name, email = workloads.customer(rng)
+        while phase.one_shot or self.more():
+            call = generate(phase.catalogue, rng)
             self.issued += 1
             started = time.perf_counter()
+            if pool is not None:
+                connection = await pool.get()
             try:
-                _, units = await place_order(connection, lines, name, email)
-                result, ok = "committed", True
-            except Short:
-                result, ok, units = "refused insufficient_stock", False, 0
+                result, ok, units = await self.floor_call(connection, call)
             except Exception as exc:  # every database error is a result to count, not a crash
                 result, ok, units = f"exception {type(exc).__name__}", False, 0
-                if connection.is_closed():
-                    break
+            finally:
+                if pool is not None:
+                    pool.put_nowait(connection)
             finished = time.perf_counter()
-            if self.in_window(finished):
+            if phase.one_shot or self.in_window(finished):
                 self.stats.record(
-                    "floor order", result, ok, finished - started, int(finished - self.window_start)
+                    call.label, result, ok, finished - started, int(finished - self.window_start)
                 )
-                if ok:
+                if ok and units:
                     self.stats.outcomes["units reserved"] += units
+            if phase.one_shot or (pool is None and connection.is_closed()):
+                break
 
     async def open_floor(self, count: int) -> list[Any]:
         import asyncpg
@@ -358,15 +387,26 @@ class Runner:
         sampler = cpu.Sampler({**phase.cpu_roots, "loadgen": os.getpid()})
         watch = DatabaseWatch(phase.dsn)
         await watch.open()
+        opened_floor: list[Any] = []
         if phase.target == "floor":
-            connections = await self.open_floor(phase.clients)
+            from bench import floor
+
+            floor.statements()  # compiled before the window
+            opened_floor = await self.open_floor(min(phase.clients, FLOOR_POOL))
+            if phase.clients > FLOOR_POOL:
+                self.floor_pool = asyncio.Queue()
+                for connection in opened_floor:
+                    self.floor_pool.put_nowait(connection)
+                connections = [None] * phase.clients
+            else:
+                connections = opened_floor
             client = self.floor_client
         else:
             connections = await self.open_http(phase.clients)
             client = self.http_client
             if phase.balance and not phase.one_shot and phase.cpu_roots.get("app"):
                 self.spread = await self.balance(connections)
-        opened = sum(c is not None for c in connections)
+        opened = len(opened_floor) if phase.target == "floor" else sum(c is not None for c in connections)
         go = asyncio.Event()
         tasks = [asyncio.create_task(client(n, c, go)) for n, c in enumerate(connections)]
         await asyncio.sleep(0)
@@ -398,8 +438,8 @@ class Runner:
         for task in pending:
             task.cancel()
         lag.cancel()
-        for connection in connections:
-            if phase.target == "floor":
+        if phase.target == "floor":
+            for connection in opened_floor:
                 await connection.close(timeout=5)
         lags = sorted(self.lag.lags)
         summary = self.stats.summary(seconds)

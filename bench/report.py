@@ -15,7 +15,9 @@ def _num(value: Any, digits: int = 1) -> str:
 
 def errors_text(result: dict[str, Any]) -> str:
     """Every non-2xx status (with its problem code) and exception, most frequent first."""
-    bad = {k: v for k, v in result.get("results", {}).items() if not (k[:1] == "2" or k == "committed")}
+    bad = {
+        k: v for k, v in result.get("results", {}).items() if not (k[:1] == "2" or k in ("committed", "read"))
+    }
     return ", ".join(f"{k}: {v}" for k, v in bad.items()) or "none"
 
 
@@ -113,8 +115,8 @@ def summary_table(results: dict[str, Any]) -> list[str]:
                     rows.append(f"{key + ' ' + side_name:<44} failed: {side['error'].splitlines()[0]}")
                 continue
             latency = side["latency_ms"]
-            floor = workload.get("floor_throughput") if side_name == "app" else None
-            ratio = workload.get("ratio") if side_name == "app" else None
+            pair = workload.get("floors", {}).get(side_name) or {}
+            floor, ratio = pair.get("floor_throughput"), pair.get("ratio")
             figures = {"throughput": side["throughput"], "ratio": ratio, "p99_ms": latency["p99"]}
             target_key = key if key != "W4" else ("W4-1" if side_name.startswith("1 SKU") else "")
             verdicts = "; ".join(target_text(target_key, figures)) if target_key else ""
@@ -124,6 +126,8 @@ def summary_table(results: dict[str, Any]) -> list[str]:
                     f"reserved {sellout['database'].get('reserved')} of {sellout['units']},"
                     f" 409 insufficient_stock {sellout['refused_409_insufficient_stock']}"
                 )
+                if sellout.get("floor"):
+                    verdicts += f"; floor reserved {sellout['floor']['database'].get('reserved')}"
             rows.append(
                 f"{key + ' ' + side_name:<44} {_num(side['throughput']):>9} {_num(latency['p50'], 1):>7}"
                 f" {_num(latency['p95'], 1):>7} {_num(latency['p99'], 1):>7} {_num(side['errors']):>7}"

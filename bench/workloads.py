@@ -8,6 +8,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 API = "/api/v1"
 
@@ -53,14 +54,6 @@ def spread_lines(catalogue: Catalogue, rng: random.Random) -> Lines:
 
 def sellout_lines(catalogue: Catalogue, rng: random.Random) -> Lines:
     return [(catalogue.sellout_sku, 1)]
-
-
-LINES: dict[str, Callable[[Catalogue, random.Random], Lines]] = {
-    "W1": hot_lines,
-    "W2": spread_lines,
-    "W3": spread_lines,
-    "W5": sellout_lines,
-}
 
 
 def customer(rng: random.Random) -> tuple[str, str]:
@@ -148,6 +141,62 @@ REQUESTS: dict[str, Callable[[Catalogue, random.Random], Request]] = {
     "W4-100": w4_batch,
     "W5": w5,
     "reads": stock_read,
+}
+
+
+# --- the floor: the same work as SQL straight to PostgreSQL (bench/floor.py runs it) -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class FloorCall:
+    label: str  # statistics are kept per label; the mix's reads use the app's labels
+    kind: str  # "order" (floor.place_order), "view", "stock" or "availability"
+    args: tuple[Any, ...]
+    transaction: bool = False  # reads run without BEGIN/COMMIT unless the app wraps them (a POST)
+
+
+def floor_order(lines: Lines, rng: random.Random, label: str = "floor order") -> FloorCall:
+    name, email = customer(rng)
+    return FloorCall(label, "order", (lines, name, email))
+
+
+def floor_w3(catalogue: Catalogue, rng: random.Random) -> FloorCall:
+    """What `w3` asks the app for, as the SQL the app sends for it (the same draws, so the same mix)."""
+    roll = rng.random()
+    if roll < 0.3 and catalogue.order_numbers:
+        return FloorCall("GET /orders/{number}", "view", (rng.choice(catalogue.order_numbers),))
+    if roll < 0.6:
+        return FloorCall("GET /stock?sku=", "stock", (bulk_sku(rng.randint(1, catalogue.spread)),))
+    if roll < 0.9:
+        return FloorCall(
+            "GET /availability/{sku}", "availability", ([bulk_sku(rng.randint(1, catalogue.spread))],)
+        )
+    return floor_order(spread_lines(catalogue, rng), rng, "POST /orders")
+
+
+def floor_w4_single(catalogue: Catalogue, rng: random.Random) -> FloorCall:
+    sku = bulk_sku(rng.randint(1, catalogue.products))
+    rng.randint(1, 5)  # the quantity only changes the answer the app computes, not its SQL
+    return FloorCall("availability of 1 sku", "availability", ([sku],))
+
+
+def floor_w4_batch(catalogue: Catalogue, rng: random.Random) -> FloorCall:
+    """POST /availability/check: the app reads the sorted distinct skus inside its POST transaction."""
+    picks = rng.sample(range(1, catalogue.products + 1), 100)
+    for _ in picks:
+        rng.randint(1, 5)
+    return FloorCall(
+        "availability of 100 skus", "availability", (sorted({bulk_sku(i) for i in picks}),), True
+    )
+
+
+FLOOR: dict[str, Callable[[Catalogue, random.Random], FloorCall]] = {
+    "W1": lambda catalogue, rng: floor_order(hot_lines(catalogue, rng), rng),
+    "W2": lambda catalogue, rng: floor_order(spread_lines(catalogue, rng), rng),
+    "W3": floor_w3,
+    "W4-1": floor_w4_single,
+    "W4-100": floor_w4_batch,
+    "W5": lambda catalogue, rng: floor_order(sellout_lines(catalogue, rng), rng),
 }
 
 
