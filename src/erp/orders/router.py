@@ -42,7 +42,7 @@ def _threshold(request: Request) -> int:
 
 
 async def _view(request: Request, session: SessionDep, number: str) -> OrderOut:
-    return await order_view(session, number, date.today(), _threshold(request))
+    return await order_view(session, number, _threshold(request))
 
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED)

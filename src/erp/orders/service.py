@@ -148,7 +148,7 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
         raise RuntimeError("reservation failed while holding the stock locks")
     await _record_plan(session, plan, {stock[sku].product_id: stock[sku] for sku in skus}, line_ids, today)
     await refresh_status(session, created.id, actor.name)
-    return await order_view(session, created.number, today)
+    return await order_view(session, created.number)
 
 
 async def _plan_locked(
@@ -261,7 +261,7 @@ async def refresh_status(session: AsyncSession, order_id: int, actor: str | None
 # --- cancelling -------------------------------------------------------------------------------------
 
 
-async def cancel(session: AsyncSession, number: str, data: CancelRequest, actor: Principal, today: date) -> OrderOut:
+async def cancel(session: AsyncSession, number: str, data: CancelRequest, actor: Principal, today: date) -> None:
     """Release what is still only promised (backordered first, then reserved). Picked units stay."""
     oid = await order_id(session, number)
     lines = (await session.execute(text(
@@ -318,7 +318,6 @@ async def cancel(session: AsyncSession, number: str, data: CancelRequest, actor:
     await refresh_status(session, oid, actor.name)
     if released_products:
         await backorders.fill_backorders(session, released_products, actor.name, today)
-    return await order_view(session, number, today)
 
 
 async def shrink_open_picks(session: AsyncSession, line_id: int, quantity: int, warehouse_id: int | None = None) -> None:

@@ -138,7 +138,7 @@ def assemble(order: dict[str, Any], lines: list[dict[str, Any]], shipments: list
     )
 
 
-async def order_view(session: AsyncSession, number: str, today: date, touch_threshold: int = 3) -> OrderOut:
+async def order_view(session: AsyncSession, number: str, touch_threshold: int = 3) -> OrderOut:
     row = (await session.execute(VIEW, {"number": number})).first()
     if row is None:
         raise NotFound(f"No order {number}.")
