@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 
-def _tcp_sockets(port: int) -> tuple[dict[int, str], set[str]]:
+def tcp_sockets(port: int) -> tuple[dict[int, str], set[str]]:
     """(remote port -> inode of established server sockets on `port`, inodes of listening sockets)."""
     established: dict[int, str] = {}
     listening: set[str] = set()
@@ -71,7 +71,7 @@ def _sockets_of(pid: int) -> set[str]:
 
 def owners(root: int, port: int, client_ports: list[int]) -> tuple[list[int], list[int | None]]:
     """(the worker pids, and for each client port the worker that serves it, None if unknown)."""
-    established, listening = _tcp_sockets(port)
+    established, listening = tcp_sockets(port)
     tables = {pid: _sockets_of(pid) for pid in _descendants(root)}
     accepting = [pid for pid, held in tables.items() if held & listening]
     workers = [

@@ -7,6 +7,8 @@ the whole window); on this 2-core machine they add up to at most 2.
 import os
 from dataclasses import dataclass
 
+from bench.balance import tcp_sockets
+
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -87,17 +89,7 @@ def cores_used(start: Snapshot, end: Snapshot, seconds: float) -> dict[str, floa
 def connections_by_process(root: int, port: int) -> list[int]:
     """Established connections to `port` held by each process under `root`, largest first: how evenly
     the kernel handed the load generator's keep-alive connections to the service's workers."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                rows = f.readlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            parts = row.split()
-            if parts[3] == "01" and int(parts[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(parts[9])
+    inodes = set(tcp_sockets(port)[0].values())
     processes = _processes()
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in processes.items():
