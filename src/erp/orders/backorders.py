@@ -15,21 +15,15 @@ from erp import events
 from erp.inventory import availability
 from erp.inventory.availability import by_priority
 
-RESERVE = text(
-    "WITH r AS (UPDATE stock_level SET reserved = reserved + :quantity"
-    " WHERE product_id = :product_id AND warehouse_id = :warehouse_id AND on_hand - reserved >= :quantity"
-    " RETURNING product_id)"
-    " INSERT INTO reservation (product_id, warehouse_id, owner_type, owner_id, quantity)"
-    " SELECT :product_id, :warehouse_id, 'order_line', :line_id, :quantity FROM r RETURNING id"
-)
-
 
 async def reserve(session: AsyncSession, line_id: int, product_id: int, warehouse_id: int, quantity: int) -> bool:
-    """The one conditional update that reserves stock, with its reservation row; False if stock is short."""
-    row = await session.execute(
-        RESERVE, {"quantity": quantity, "product_id": product_id, "warehouse_id": warehouse_id, "line_id": line_id}
-    )
-    return row.first() is not None
+    """Reserve for one line at one warehouse through the same `reserve_stock()` placement uses (one
+    conditional update and its reservation row); False if stock is short, and nothing changed."""
+    return (await session.execute(
+        text("SELECT reserve_stock(ARRAY[CAST(:p AS int)], ARRAY[CAST(:w AS int)], ARRAY[CAST(:q AS bigint)],"
+             " ARRAY[CAST(:l AS int)])"),
+        {"p": product_id, "w": warehouse_id, "q": quantity, "l": line_id},
+    )).scalar_one()
 
 
 async def release(session: AsyncSession, line_id: int, warehouse_id: int | None, quantity: int) -> int:
