@@ -1,6 +1,6 @@
-"""The bench's data: warehouses through the inventory service, bulk products straight in SQL.
+"""The bench's data: warehouses through the inventory catalogue, bulk products straight in SQL.
 
-Warehouses and their bins go through `erp.inventory.service`, so they get the standard locations every
+Warehouses and their bins go through `erp.inventory.catalogue`, so they get the standard locations every
 warehouse has. Products are bulk-loaded with INSERT ... SELECT generate_series, each with a stock level
 per warehouse as `create_product` would give it, and their stock arrives as ledger moves from the
 warehouse's adjustment location into a bin, so the ledger trigger keeps every balance and `erp check`
@@ -32,7 +32,7 @@ async def create_key_and_warehouses(database_url: str) -> str:
     from erp import auth
     from erp.config import Settings
     from erp.db import create_engine, sessionmaker
-    from erp.inventory import service as inventory
+    from erp.inventory import catalogue
     from erp.inventory.schemas import LocationCreate, WarehouseCreate
 
     engine = create_engine(database_url, Settings(log_level="WARNING", access_log=False))
@@ -40,11 +40,11 @@ async def create_key_and_warehouses(database_url: str) -> str:
         async with sessionmaker(engine)() as session, session.begin():
             _, key = await auth.create_key(session, name="bench", role="admin")
             for code, name, priority, handling_days in WAREHOUSES:
-                await inventory.create_warehouse(
+                await catalogue.create_warehouse(
                     session,
                     WarehouseCreate(code=code, name=name, priority=priority, handling_days=handling_days),
                 )
-                await inventory.create_location(session, code, LocationCreate(code=BIN, sequence=10))
+                await catalogue.create_location(session, code, LocationCreate(code=BIN, sequence=10))
     finally:
         await engine.dispose()
     return key

@@ -1,9 +1,10 @@
 """The raw-SQL floor: the app's order hot path sent straight to PostgreSQL with asyncpg.
 
-Per order, in one transaction, as `erp.orders.service.place_order` does it: read the lines' products and
-stock per warehouse (1), then one statement that inserts the order, its lines and its event and, last,
-reserves through `reserve_stock()` (one conditional update per product and warehouse, in product order,
-all or nothing) (2), and commit. Nothing an HTTP service adds (parsing, validation, auth, an ORM,
+Per order, in one transaction, as `erp.orders.placement.place_order` does it, with the app's own statements
+(imported and compiled with the app's dialect, never copied): read the lines' products and stock per
+warehouse (`availability.RESERVABLE`) (1), then `placement.INSERT_ORDER`, which inserts the order, its
+lines and its event and, last, reserves through `reserve_stock()` (one conditional update per product
+and warehouse, in the global lock order, all or nothing) (2), and commit. Nothing an HTTP service adds (parsing, validation, auth, an ORM,
 serialising the answer) is in it, so app/floor is what the service costs on top of the database.
 
 The reads (W3, W4) send the app's own read statements, compiled from `erp` with the app's dialect, one
@@ -12,49 +13,23 @@ statement after another on a connection without BEGIN/COMMIT, as the app runs GE
 
 import functools
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
 
-STOCK = """
-SELECT p.id, p.sku, p.active, w.id AS warehouse_id, w.code, w.priority, w.handling_days,
-       s.on_hand - s.reserved AS available
-  FROM product p
-  JOIN stock_level s ON s.product_id = p.id
-  JOIN warehouse w ON w.id = s.warehouse_id
- WHERE p.sku = ANY($1::text[])
-"""
+from erp.inventory.reservations import ORDER_LINE, Claim, claim_params
 
-PLACE = """
-WITH o AS (
-    INSERT INTO sales_order (channel, status, customer_name, customer_email, created_by, allow_backorder)
-    VALUES ('api', 'confirmed', $1, $2, 'bench', true)
-    RETURNING id, number, created_at
-), l AS (
-    INSERT INTO order_line (order_id, line_no, product_id, quantity, promised_date, promise_basis, promise_reason)
-    SELECT o.id, x.line_no, x.product_id, x.quantity, current_date + 1, 'in_stock', 'in stock at WH'
-      FROM o, unnest($3::int[], $4::int[], $5::bigint[]) AS x(line_no, product_id, quantity)
-    RETURNING id, line_no
-), e AS (
-    INSERT INTO event (type, subject, order_id, actor, channel, data)
-    SELECT 'order.placed', o.number, o.id, 'bench', 'api', '{}'::jsonb FROM o
-    RETURNING id
-), r AS (
-    SELECT reserve_stock($6::int[], $7::int[], $8::bigint[],
-                         ARRAY(SELECT l.id FROM unnest($9::int[]) WITH ORDINALITY AS x(line_no, n)
-                                 JOIN l ON l.line_no = x.line_no ORDER BY x.n)) AS reserved
-)
-SELECT o.id, o.number, (SELECT reserved FROM r) AS reserved FROM o
-"""
+PROMISED = date.today() + timedelta(days=1)
 
 
 class Short(Exception):
     """Not enough stock for the floor's order (the bench stocks enough; a race may still lose)."""
 
 
-def allocate(lines: Sequence[tuple[str, int]], rows: Sequence[Any]) -> list[tuple[int, int, int, int]]:
-    """(product_id, warehouse_id, quantity, line_no) per line: one warehouse for the whole order if one
-    can ship it, else each line from the first warehouse by priority that can."""
+def allocate(lines: Sequence[tuple[str, int]], rows: Sequence[Any]) -> list[tuple[int, int, int, int, int]]:
+    """(product_id, warehouse priority, warehouse_id, line_no, quantity) per line: one warehouse for the
+    whole order if one can ship it, else each line from the first warehouse by priority that can."""
     stock: dict[str, dict[int, int]] = {}
     product: dict[str, int] = {}
     order: dict[int, tuple[int, str]] = {}
@@ -62,18 +37,19 @@ def allocate(lines: Sequence[tuple[str, int]], rows: Sequence[Any]) -> list[tupl
         if not row["active"]:
             continue
         stock.setdefault(row["sku"], {})[row["warehouse_id"]] = row["available"]
-        product[row["sku"]] = row["id"]
+        product[row["sku"]] = row["product_id"]
         order[row["warehouse_id"]] = (row["priority"], row["code"])
     warehouses = sorted(order, key=order.__getitem__)
     for warehouse in warehouses:
         if all(stock.get(sku, {}).get(warehouse, 0) >= quantity for sku, quantity in lines):
-            return [(product[sku], warehouse, quantity, n) for n, (sku, quantity) in enumerate(lines, 1)]
+            return [(product[sku], order[warehouse][0], warehouse, n, quantity)
+                    for n, (sku, quantity) in enumerate(lines, 1)]
     plan = []
     for n, (sku, quantity) in enumerate(lines, 1):
         warehouse = next((w for w in warehouses if stock.get(sku, {}).get(w, 0) >= quantity), None)
         if warehouse is None:
             raise Short(sku)
-        plan.append((product[sku], warehouse, quantity, n))
+        plan.append((product[sku], order[warehouse][0], warehouse, n, quantity))
     return plan
 
 
@@ -82,24 +58,20 @@ async def place_order(
 ) -> tuple[str, int]:
     """One order through the floor's transaction; returns (number, units reserved)."""
     async with connection.transaction():
-        rows = await connection.fetch(STOCK, [sku for sku, _ in lines])
+        rows = await _fetch(connection, "reservable", skus=[sku for sku, _ in lines])
         plan = allocate(lines, rows)
-        pairs = sorted(plan)
-        placed = await connection.fetchrow(
-            PLACE,
-            name,
-            email,
-            [n for *_, n in plan],
-            [product_id for product_id, *_ in plan],
-            [quantity for _, _, quantity, _ in plan],
-            [product_id for product_id, *_ in pairs],
-            [warehouse_id for _, warehouse_id, *_ in pairs],
-            [quantity for _, _, quantity, _ in pairs],
-            [n for *_, n in pairs],
-        )
+        count = len(plan)
+        placed = (await _fetch(
+            connection, "place", channel="api", status="confirmed", name=name, email=email, phone=None,
+            ship_to=None, external_ref=None, allow_backorder=True, actor="bench",
+            line_nos=[n for _, _, _, n, _ in plan], products=[p for p, *_ in plan], quantities=[q for *_, q in plan],
+            backordered=[0] * count, backorder_warehouses=[None] * count, dates=[PROMISED] * count,
+            bases=["in_stock"] * count, reasons=["in stock at BM-1"] * count, event="{}",
+            **claim_params(ORDER_LINE, [Claim(*claim) for claim in plan]),
+        ))[0]
         if not placed["reserved"]:
             raise Short("a concurrent order took the stock")
-    return placed["number"], sum(quantity for _, _, quantity, _ in plan)
+    return placed["number"], sum(q for *_, q in plan)
 
 
 # --- the reads: the app's own SQL, compiled once to what its asyncpg dialect sends ---------------------
@@ -116,13 +88,14 @@ def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
     from sqlalchemy import bindparam
     from sqlalchemy.dialects.postgresql.asyncpg import dialect
 
-    from erp.inventory import availability, service
+    from erp.inventory import availability, stock
     from erp.inventory.models import Product, Warehouse
+    from erp.orders.placement import INSERT_ORDER
     from erp.orders.view import VIEW
 
     keys = [Product.sku, Warehouse.code]
     stock = (
-        service.stock_level_query()
+        stock.stock_level_query()
         .where(Product.sku == bindparam("sku"))
         .add_columns(*(key.label(f"_cursor_{i}") for i, key in enumerate(keys)))
         .order_by(*keys)
@@ -130,6 +103,8 @@ def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
     )
     compiled = {}
     for name, statement in {
+        "reservable": availability.RESERVABLE,
+        "place": INSERT_ORDER,
         "view": VIEW,
         "stock": stock,
         "by_sku": availability.BY_SKU,

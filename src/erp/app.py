@@ -17,6 +17,7 @@ from erp.errors import PROBLEM_JSON, Problem, install_error_handlers, problem
 from erp.events import router as events_router
 from erp.inventory.router import router as inventory_router
 from erp.orders.router import router as orders_router
+from erp.reactions import build_bus
 from erp.suppliers.router import router as suppliers_router
 
 API_PREFIX = "/api/v1"
@@ -36,14 +37,16 @@ ERROR_STATUSES = {
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     settings = settings or get_settings()
     erp_logging.configure(settings.log_level)
+    # Cross-domain reactions (what happens when stock arrives, ...): see erp.reactions.
+    bus = build_bus()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(database_url or resolve_database_url(settings), settings)
         app.state.engine = engine
-        app.state.sessionmaker = sessionmaker(engine)
+        app.state.sessionmaker = sessionmaker(engine, bus)
         # Reads need no BEGIN/COMMIT round trips: each statement sees a consistent snapshot of its own.
-        app.state.read_sessionmaker = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        app.state.read_sessionmaker = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), bus)
         try:
             yield
         finally:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from erp import logging as erp_logging
 from erp.config import get_settings
 from erp.db import create_engine, resolve_database_url, sessionmaker
+from erp.reactions import build_bus
 
 app = typer.Typer(help="Order-fulfilment and inventory backend.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -43,7 +44,7 @@ def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     async def run() -> T:
         engine = create_engine(url, get_settings())
         try:
-            async with sessionmaker(engine)() as session, session.begin():
+            async with sessionmaker(engine, build_bus())() as session, session.begin():
                 return await work(session)
         finally:
             await engine.dispose()

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from erp.bus import Bus
 from erp.config import Settings
-from erp.errors import AlreadyExists
+from erp.errors import AlreadyExists, NotFound
 
 log = logging.getLogger("erp.db")
 
@@ -65,8 +66,10 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
     )
 
 
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=False)
+def sessionmaker(engine: AsyncEngine, bus: Bus | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`; those that run domain services carry the `bus` their reactions go through."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=False,
+                              info={"bus": bus} if bus else None)
 
 
 class UnitOfWork:
@@ -108,4 +111,13 @@ async def add_unique(session: AsyncSession, row: Any, conflict: str) -> Any:
     except IntegrityError:
         raise AlreadyExists(conflict) from None
     await session.refresh(row)
+    return row
+
+
+async def first_or_404(session: AsyncSession, statement: Any, params: dict[str, Any] | None = None, *,
+                       missing: str) -> Row[Any]:
+    """The first row `statement` finds, or 404 `not_found` saying `missing`."""
+    row = (await session.execute(statement, params)).first()
+    if row is None:
+        raise NotFound(missing)
     return row

@@ -8,12 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp.auth import Principal
-from erp.inventory import availability
-from erp.inventory import service as inventory
+from erp.inventory import availability, catalogue, ledger
 from erp.inventory.models import Product
 from erp.inventory.schemas import AdjustmentCreate, LocationCreate, ProductCreate, WarehouseCreate
-from erp.orders import fulfilment
-from erp.orders import service as orders
+from erp.orders import cancellation, contacts, picking, placement, shipping
 from erp.orders.schemas import (
     CancelRequest,
     ContactCreate,
@@ -24,7 +22,7 @@ from erp.orders.schemas import (
     PickListCreate,
     ShipmentCreate,
 )
-from erp.suppliers import performance
+from erp.suppliers import purchase_orders, receiving, replenishment
 from erp.suppliers import service as suppliers
 from erp.suppliers.schemas import PurchaseOrderCreate, ReceiptCreate, SupplierCreate, SupplierProductPut
 
@@ -64,7 +62,7 @@ async def load(session: AsyncSession, seed: int = 7) -> dict[str, int]:
     rng = random.Random(seed)
     bins: dict[str, list[str]] = {}
     for warehouse in WAREHOUSES:
-        await inventory.create_warehouse(session, warehouse)
+        await catalogue.create_warehouse(session, warehouse)
         bins[warehouse.code] = []
         sequence = 0
         for aisle in "ABC":
@@ -72,7 +70,7 @@ async def load(session: AsyncSession, seed: int = 7) -> dict[str, int]:
                 for level in (1, 2):
                     sequence += 10
                     code = f"{aisle}-{rack:02d}-{level}"
-                    await inventory.create_location(session, warehouse.code, LocationCreate(code=code, sequence=sequence))
+                    await catalogue.create_location(session, warehouse.code, LocationCreate(code=code, sequence=sequence))
                     bins[warehouse.code].append(code)
 
     products = []
@@ -82,7 +80,7 @@ async def load(session: AsyncSession, seed: int = 7) -> dict[str, int]:
             sku = f"{family[:3].upper()}-{n:03d}"
             reorder_point = rng.choice([0, 5, 10, 20])
             products.append(
-                await inventory.create_product(
+                await catalogue.create_product(
                     session,
                     ProductCreate(
                         sku=sku,
@@ -102,7 +100,7 @@ async def load(session: AsyncSession, seed: int = 7) -> dict[str, int]:
             if rng.random() < 0.25:
                 continue
             for code in rng.sample(bins[warehouse.code], rng.randint(1, 2)):
-                await inventory.adjust(
+                await ledger.adjust(
                     session,
                     AdjustmentCreate(
                         sku=product.sku,
@@ -142,18 +140,18 @@ async def load_purchasing(session: AsyncSession, skus: list[str], rng: random.Ra
     missing = [sku for sku in skus if stock[sku].available_now == 0]
     by_supplier = {code: [sku for n, sku in enumerate(skus) if SUPPLIERS[n % 2].code == code and sku in missing]
                    for code in (s.code for s in SUPPLIERS)}
-    sent = await suppliers.create_purchase_order(session, PurchaseOrderCreate.model_validate({
+    sent = await purchase_orders.create_purchase_order(session, PurchaseOrderCreate.model_validate({
         "supplier": SUPPLIERS[0].code, "warehouse": "MAD-1",
         "lines": [{"sku": sku, "quantity": 20, "expected_date": (today + timedelta(days=12)).isoformat()}
                   for sku in by_supplier[SUPPLIERS[0].code][:3]]}), BUYER, today)
-    await suppliers.send(session, sent.number, BUYER)
-    checked = await suppliers.create_purchase_order(session, PurchaseOrderCreate.model_validate({
+    await purchase_orders.send(session, sent.number, BUYER)
+    checked = await purchase_orders.create_purchase_order(session, PurchaseOrderCreate.model_validate({
         "supplier": SUPPLIERS[1].code, "warehouse": "BER-1", "inspection_required": True,
         "lines": [{"sku": sku, "quantity": 30} for sku in by_supplier[SUPPLIERS[1].code][:2]]}), BUYER, today)
-    await suppliers.send(session, checked.number, BUYER)
-    await suppliers.receive(session, checked.number, ReceiptCreate.model_validate(
+    await purchase_orders.send(session, checked.number, BUYER)
+    await receiving.receive(session, checked.number, ReceiptCreate.model_validate(
         {"lines": [{"sku": by_supplier[SUPPLIERS[1].code][0], "quantity": 12}]}), PICKER, tolerance_percent=5)
-    drafts = await performance.accept(session, None, BUYER, today)
+    drafts = await replenishment.accept(session, None, BUYER, today)
     return 2 + len(drafts)
 
 
@@ -177,7 +175,7 @@ async def load_orders(session: AsyncSession, skus: list[str], rng: random.Random
 
     async def place(lines: list[tuple[str, int]], channel: str = "web") -> OrderOut:
         name, email = next(customers)
-        order = await orders.place_order(session, OrderCreate.model_validate({
+        order = await placement.place_order(session, OrderCreate.model_validate({
             "customer": {"name": name, "email": email}, "channel": channel,
             "lines": [{"sku": sku, "quantity": q} for sku, q in lines]}), REP, today)
         placed.append(order.number)
@@ -185,30 +183,30 @@ async def load_orders(session: AsyncSession, skus: list[str], rng: random.Random
 
     async def pick_and_pack(order: OrderOut, pack: bool = True) -> None:
         for warehouse in {a.warehouse for line in order.lines for a in line.allocations}:
-            listed = await fulfilment.create_pick_list(session, PickListCreate(warehouse=warehouse, max_orders=1),
+            listed = await picking.create_pick_list(session, PickListCreate(warehouse=warehouse, max_orders=1),
                                                        PICKER)
             for line in listed.lines:
-                await fulfilment.confirm_pick(session, listed.id, PickConfirm(
+                await picking.confirm_pick(session, listed.id, PickConfirm(
                     location=line.location, sku=line.sku, quantity=line.quantity), PICKER, today)
         if pack:
-            await fulfilment.pack(session, order.number, PackRequest.model_validate(
+            await shipping.pack(session, order.number, PackRequest.model_validate(
                 {"items": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines]}), VERIFIER, today)
 
     picks = rng.sample(at_madrid, 8)
     delivered = await place([(picks[0], 1), (picks[1], 2)], "phone")
     await pick_and_pack(delivered)
-    await fulfilment.ship(session, delivered.number, ShipmentCreate(carrier="SEUR", tracking_number="SEU-4410021"),
+    await shipping.ship(session, delivered.number, ShipmentCreate(carrier="SEUR", tracking_number="SEU-4410021"),
                           PICKER)
-    await fulfilment.mark_delivered(session, delivered.number, PICKER)
+    await shipping.mark_delivered(session, delivered.number, PICKER)
 
     shipped = await place([(picks[2], 1)])
     await pick_and_pack(shipped)
-    await fulfilment.ship(session, shipped.number, ShipmentCreate(carrier="DHL", tracking_number="JD0146000055"),
+    await shipping.ship(session, shipped.number, ShipmentCreate(carrier="DHL", tracking_number="JD0146000055"),
                           PICKER)
 
     partial = await place([(picks[3], 1), (picks[4], 1)], "email")
     await pick_and_pack(partial)
-    await fulfilment.ship(session, partial.number, ShipmentCreate.model_validate(
+    await shipping.ship(session, partial.number, ShipmentCreate.model_validate(
         {"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "lines": [{"sku": picks[3], "quantity": 1}]}),
         PICKER)
 
@@ -218,8 +216,8 @@ async def load_orders(session: AsyncSession, skus: list[str], rng: random.Random
     waiting = await place([(nowhere[0], 2), (picks[7], 1)], "phone")
     for summary in ("Customer asks when the order arrives", "Customer asks again; promised a call back",
                     "Called back with the current promise", "Customer escalates: needs it this week"):
-        await orders.add_contact(session, waiting.number, ContactCreate(
+        await contacts.add_contact(session, waiting.number, ContactCreate(
             channel="phone", direction="inbound", summary=summary), REP)
     cancelled = await place([(picks[1], 1)], "social")
-    await orders.cancel(session, cancelled.number, CancelRequest(reason="ordered twice by mistake"), REP, today)
+    await cancellation.cancel(session, cancelled.number, CancelRequest(reason="ordered twice by mistake"), REP, today)
     return len(placed)

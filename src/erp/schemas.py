@@ -1,8 +1,8 @@
 """Constrained types shared by every API schema: bounded, NUL-free, and strict about extra fields."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_QUANTITY = 1_000_000_000
 
@@ -17,6 +17,7 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whit
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
 Text = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
 Barcode = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 Count = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
 
@@ -25,3 +26,14 @@ class Input(BaseModel):
     """Base of every request body: unknown fields are refused, never ignored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+def _each_sku_once(lines: list[Any]) -> list[Any]:
+    skus = [line.sku for line in lines]
+    if len(set(skus)) != len(skus):
+        raise ValueError("each sku may appear on one line only; add the quantities")
+    return lines
+
+
+# Lines of one document (order, purchase order, receipt, cancel, shipment): one line per sku.
+OneLinePerSku = AfterValidator(_each_sku_once)

@@ -120,12 +120,13 @@ class StockLevel(SQLModel, table=True):
 
 
 class Reservation(SQLModel, table=True):
-    """Quantity of a product at a warehouse claimed by one order line or repair part (`owner`)."""
+    """Quantity of a product at a warehouse claimed by one owner: an order line, a repair part or a hold.
+    Written only by `erp.inventory.reservations`."""
 
     __tablename__ = "reservation"
     __table_args__ = (
         CheckConstraint("quantity >= 0", name="nonnegative"),
-        CheckConstraint("owner_type IN ('order_line', 'repair_part')", name="owner_type"),
+        CheckConstraint("owner_type IN ('order_line', 'repair_part', 'hold')", name="owner_type"),
         Index("ix_reservation_owner", "owner_type", "owner_id"),
         Index("ix_reservation_product_id_warehouse_id", "product_id", "warehouse_id"),
     )

@@ -7,7 +7,7 @@ from sqlmodel import select
 from erp.auth import Anyone, CatalogueKeeper, StockKeeper
 from erp.db import SessionDep
 from erp.errors import InvalidRequest
-from erp.inventory import availability, service
+from erp.inventory import availability, catalogue, ledger, stock
 from erp.inventory.models import Location, LocationBalance, Product, StockMove, Warehouse
 from erp.inventory.schemas import (
     AdjustmentCreate,
@@ -56,7 +56,7 @@ def location_out(location: Location, warehouse_code: str) -> LocationOut:
 
 @router.post("/products", status_code=status.HTTP_201_CREATED, tags=["inventory"])
 async def create_product(body: ProductCreate, actor: CatalogueKeeper, session: SessionDep, response: Response) -> ProductOut:
-    product = await service.create_product(session, body)
+    product = await catalogue.create_product(session, body)
     response.headers["ETag"] = f'"{product.version}"'
     response.headers["Location"] = f"/api/v1/products/{product.sku}"
     return product_out(product)
@@ -78,7 +78,7 @@ async def list_products(
 
 @router.get("/products/{sku}", tags=["inventory"])
 async def get_product(sku: SkuPath, actor: Anyone, session: SessionDep, response: Response) -> ProductOut:
-    product = await service.get_product(session, sku)
+    product = await catalogue.get_product(session, sku)
     response.headers["ETag"] = f'"{product.version}"'
     return product_out(product)
 
@@ -98,7 +98,7 @@ async def update_product(
         if not digits.isdigit() or len(digits) > 9:
             raise InvalidRequest("If-Match must be an ETag this API issued, like \"3\".")
         expected = int(digits)
-    product = await service.update_product(session, sku, body, expected)
+    product = await catalogue.update_product(session, sku, body, expected)
     response.headers["ETag"] = f'"{product.version}"'
     return product_out(product)
 
@@ -108,7 +108,7 @@ async def update_product(
 
 @router.post("/warehouses", status_code=status.HTTP_201_CREATED, tags=["inventory"])
 async def create_warehouse(body: WarehouseCreate, actor: CatalogueKeeper, session: SessionDep) -> WarehouseOut:
-    warehouse = await service.create_warehouse(session, body)
+    warehouse = await catalogue.create_warehouse(session, body)
     return WarehouseOut.model_validate(warehouse, from_attributes=True)
 
 
@@ -122,12 +122,12 @@ async def list_warehouses(actor: Anyone, session: SessionDep, limit: Limit = 50,
 
 @router.get("/warehouses/{code}", tags=["inventory"])
 async def get_warehouse(code: CodePath, actor: Anyone, session: SessionDep) -> WarehouseOut:
-    return WarehouseOut.model_validate(await service.get_warehouse(session, code), from_attributes=True)
+    return WarehouseOut.model_validate(await catalogue.get_warehouse(session, code), from_attributes=True)
 
 
 @router.post("/warehouses/{code}/locations", status_code=status.HTTP_201_CREATED, tags=["inventory"])
 async def create_location(code: CodePath, body: LocationCreate, actor: StockKeeper, session: SessionDep) -> LocationOut:
-    return location_out(await service.create_location(session, code, body), code)
+    return location_out(await catalogue.create_location(session, code, body), code)
 
 
 @router.get("/warehouses/{code}/locations", tags=["inventory"])
@@ -139,7 +139,7 @@ async def list_locations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[LocationOut]:
-    warehouse = await service.get_warehouse(session, code)
+    warehouse = await catalogue.get_warehouse(session, code)
     query = select(Location).where(Location.warehouse_id == warehouse.id)
     if type is not None:
         query = query.where(Location.type == type)
@@ -158,12 +158,12 @@ async def list_stock(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[StockLevelOut]:
-    query = service.stock_level_query()
+    query = stock.stock_level_query()
     if sku is not None:
         query = query.where(Product.sku == sku)
     if warehouse is not None:
         query = query.where(Warehouse.code == warehouse)
-    return await paginate(session, query, [Product.sku, Warehouse.code], limit, cursor, service.to_stock_level)
+    return await paginate(session, query, [Product.sku, Warehouse.code], limit, cursor, stock.to_stock_level)
 
 
 @router.get("/stock/moves", tags=["inventory"])
@@ -175,12 +175,12 @@ async def list_moves(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[MoveOut]:
-    query = service.moves_query()
+    query = stock.moves_query()
     if sku is not None:
         query = query.where(Product.sku == sku)
     if reference is not None:
         query = query.where(StockMove.reference == reference)
-    return await paginate(session, query, [StockMove.id], limit, cursor, service.to_move)
+    return await paginate(session, query, [StockMove.id], limit, cursor, stock.to_move)
 
 
 @router.get("/stock/{sku}/locations", tags=["inventory"])
@@ -192,21 +192,21 @@ async def list_stock_locations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[LocationStockOut]:
-    product = await service.get_product(session, sku)
-    query = service.location_stock_query().where(LocationBalance.product_id == product.id, LocationBalance.quantity > 0)
+    product = await catalogue.get_product(session, sku)
+    query = stock.location_stock_query().where(LocationBalance.product_id == product.id, LocationBalance.quantity > 0)
     if warehouse is not None:
         query = query.where(Warehouse.code == warehouse)
-    return await paginate(session, query, [Warehouse.code, Location.code], limit, cursor, service.to_location_stock)
+    return await paginate(session, query, [Warehouse.code, Location.code], limit, cursor, stock.to_location_stock)
 
 
 @router.post("/stock/adjustments", status_code=status.HTTP_201_CREATED, tags=["inventory"])
 async def adjust_stock(body: AdjustmentCreate, actor: StockKeeper, session: SessionDep) -> StockChangeOut:
-    return await service.adjust(session, body, actor.name)
+    return await ledger.adjust(session, body, actor.name)
 
 
 @router.post("/stock/transfers", status_code=status.HTTP_201_CREATED, tags=["inventory"])
 async def transfer_stock(body: TransferCreate, actor: StockKeeper, session: SessionDep) -> StockChangeOut:
-    return await service.transfer(session, body, actor.name)
+    return await ledger.transfer(session, body, actor.name)
 
 
 # --- available to promise ---------------------------------------------------------------------------

@@ -8,13 +8,13 @@ from erp.auth import OrderReader, OrderTaker, ServiceRep, WarehouseWorker, allow
 from erp.db import SessionDep
 from erp.inventory.models import Product
 from erp.models import Event
-from erp.orders import fulfilment, service
+from erp.orders import cancellation, contacts, picking, placement, shipping
+from erp.orders.lines import order_id
 from erp.orders.models import CHANNELS, ORDER_STATUSES, Contact, OrderLine, SalesOrder
 from erp.orders.schemas import (
     CancelRequest,
     ContactCreate,
     ContactOut,
-    Email,
     OrderCreate,
     OrderOut,
     OrderSummary,
@@ -28,7 +28,7 @@ from erp.orders.schemas import (
 from erp.orders.view import describe, order_view
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
-from erp.schemas import Sku
+from erp.schemas import Email, Sku
 
 router = make_router(tags=["orders"])
 
@@ -49,7 +49,7 @@ async def _view(request: Request, session: SessionDep, number: str) -> OrderOut:
 async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep) -> OrderOut:
     """Allocate across warehouses and reserve in one transaction; uncovered lines are backordered with a
     promise, or with `allow_backorder: false` the order is refused (409) and nothing is created."""
-    return await service.place_order(session, body, actor, date.today())
+    return await placement.place_order(session, body, actor, date.today())
 
 
 @router.get("/orders")
@@ -87,14 +87,14 @@ async def get_order(number: OrderNumber, request: Request, actor: OrderReader, s
 async def cancel_order(number: OrderNumber, body: CancelRequest, request: Request, actor: ServiceRep,
                        session: SessionDep) -> OrderOut:
     """Cancel the whole order, or quantities of lines; reservations are released at once."""
-    await service.cancel(session, number, body, actor, date.today())
+    await cancellation.cancel(session, number, body, actor, date.today())
     return await _view(request, session, number)
 
 
 @router.get("/orders/{number}/timeline")
 async def get_timeline(number: OrderNumber, actor: OrderReader, session: SessionDep, limit: Limit = 50,
                        cursor: Cursor = None) -> Page[TimelineEntry]:
-    oid = await service.order_id(session, number)
+    oid = await order_id(session, number)
     return await paginate(
         session, select(Event).where(Event.order_id == oid), [Event.id], limit, cursor,
         lambda r: TimelineEntry(id=r[0].id, at=r[0].created_at, type=r[0].type, actor=r[0].actor,
@@ -106,26 +106,26 @@ async def get_timeline(number: OrderNumber, actor: OrderReader, session: Session
 @router.post("/orders/{number}/contacts", status_code=status.HTTP_201_CREATED)
 async def log_contact(number: OrderNumber, body: ContactCreate, actor: ServiceRep, session: SessionDep) -> ContactOut:
     """Log a customer interaction about the order; it counts as a touch."""
-    return await service.add_contact(session, number, body, actor)
+    return await contacts.add_contact(session, number, body, actor)
 
 
 @router.get("/orders/{number}/contacts")
 async def list_contacts(number: OrderNumber, actor: OrderReader, session: SessionDep, limit: Limit = 50,
                         cursor: Cursor = None) -> Page[ContactOut]:
-    oid = await service.order_id(session, number)
+    oid = await order_id(session, number)
     return await paginate(session, select(Contact).where(Contact.order_id == oid), [Contact.id], limit, cursor,
-                          lambda r: service.to_contact(r[0]))
+                          lambda r: contacts.to_contact(r[0]))
 
 
 @router.post("/pick-lists", status_code=status.HTTP_201_CREATED)
 async def create_pick_list(body: PickListCreate, actor: WarehouseWorker, session: SessionDep) -> PickListOut:
     """Group reserved lines of one warehouse, oldest promise first, bins in walking order."""
-    return await fulfilment.create_pick_list(session, body, actor)
+    return await picking.create_pick_list(session, body, actor)
 
 
 @router.get("/pick-lists/{pick_list_id}")
 async def get_pick_list(pick_list_id: PickListId, actor: WarehouseWorker, session: SessionDep) -> PickListOut:
-    return await fulfilment.get_pick_list(session, pick_list_id)
+    return await picking.get_pick_list(session, pick_list_id)
 
 
 @router.post("/pick-lists/{pick_list_id}/confirm")
@@ -133,14 +133,14 @@ async def confirm_pick(pick_list_id: PickListId, body: PickConfirm, actor: Wareh
                        session: SessionDep) -> PickListOut:
     """Confirm one pick by scanning location, product (sku or barcode) and quantity. A wrong scan is 409
     `scan_mismatch` and changes nothing; `short: true` reports that the bin held only `quantity`."""
-    return await fulfilment.confirm_pick(session, pick_list_id, body, actor, date.today())
+    return await picking.confirm_pick(session, pick_list_id, body, actor, date.today())
 
 
 @router.post("/orders/{number}/pack")
 async def pack_order(number: OrderNumber, body: PackRequest, request: Request, actor: WarehouseWorker,
                      session: SessionDep) -> OrderOut:
     """A second person (not a picker of this order) scans what goes in the box; it must match exactly."""
-    await fulfilment.pack(session, number, body, actor, date.today())
+    await shipping.pack(session, number, body, actor, date.today())
     return await _view(request, session, number)
 
 
@@ -148,7 +148,7 @@ async def pack_order(number: OrderNumber, body: PackRequest, request: Request, a
 async def ship_order(number: OrderNumber, body: ShipmentCreate, request: Request, actor: WarehouseWorker,
                      session: SessionDep) -> OrderOut:
     """Hand packed units to a carrier (partial shipments allowed); stock moves from packing to the customer."""
-    await fulfilment.ship(session, number, body, actor)
+    await shipping.ship(session, number, body, actor)
     return await _view(request, session, number)
 
 
@@ -156,5 +156,5 @@ async def ship_order(number: OrderNumber, body: ShipmentCreate, request: Request
 async def confirm_delivery(number: OrderNumber, request: Request, actor: CarrierConfirmer,
                            session: SessionDep) -> OrderOut:
     """The carrier confirms delivery of a fully shipped order."""
-    await fulfilment.mark_delivered(session, number, actor)
+    await shipping.mark_delivered(session, number, actor)
     return await _view(request, session, number)

@@ -1,12 +1,23 @@
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from erp.schemas import NO_NUL, Barcode, Input, LocationRef, Name, Quantity, Reference, Sku, Text
+from erp.schemas import (
+    NO_NUL,
+    Barcode,
+    Email,
+    Input,
+    LocationRef,
+    Name,
+    OneLinePerSku,
+    Quantity,
+    Reference,
+    Sku,
+    Text,
+)
 
 Channel = Literal["web", "phone", "email", "chat", "social", "store", "api"]
-Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
 Phone = Annotated[str, StringConstraints(min_length=3, max_length=40, pattern=r"^[0-9+()\-. ]+$")]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
 MAX_LINES = 200
@@ -36,19 +47,10 @@ class LineRequestIn(Input):
 class OrderCreate(Input):
     customer: Customer
     channel: Channel
-    lines: list[LineRequestIn] = Field(min_length=1, max_length=MAX_LINES)
+    lines: Annotated[list[LineRequestIn], OneLinePerSku] = Field(min_length=1, max_length=MAX_LINES)
     ship_to: Address | None = None
     external_ref: Reference | None = None
     allow_backorder: bool = True
-
-    @field_validator("lines")
-    @classmethod
-    def _each_sku_once(cls, lines: list[LineRequestIn]) -> list[LineRequestIn]:
-        skus = [line.sku for line in lines]
-        if len(set(skus)) != len(skus):
-            raise ValueError("each sku may appear on one line only; add the quantities")
-        return lines
-
 
 class LineQuantity(Input):
     sku: Sku

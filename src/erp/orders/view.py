@@ -6,7 +6,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from erp.errors import NotFound
+from erp.db import first_or_404
+from erp.inventory.reservations import ORDER_LINE, holdings
+from erp.orders.lines import listed
 from erp.orders.schemas import (
     AllocationOut,
     CustomerOut,
@@ -17,7 +19,7 @@ from erp.orders.schemas import (
 )
 from erp.orders.status import LineState, line_state_text, status_text
 
-VIEW = text("""
+VIEW = text(f"""
 SELECT o.id, o.number, o.status, o.channel, o.customer_name, o.customer_email, o.customer_phone, o.ship_to,
        o.external_ref, o.created_at, o.version,
        (SELECT count(*) FROM order_contact c WHERE c.order_id = o.id) AS touches,
@@ -26,14 +28,11 @@ SELECT o.id, o.number, o.status, o.channel, o.customer_name, o.customer_email, o
             'backordered', l.backordered, 'picked', l.picked, 'packed', l.packed, 'shipped', l.shipped,
             'returned', l.returned, 'promised_date', l.promised_date, 'promise_basis', l.promise_basis,
             'reason', l.promise_reason,
-            'listed', (SELECT coalesce(sum(pl.quantity - pl.picked - pl.short), 0) FROM pick_list_line pl
-                        WHERE pl.order_line_id = l.id),
-            'allocations', (SELECT coalesce(json_agg(json_build_object('warehouse', w.code, 'reserved', r.qty)
+            'listed', {listed('l.id')},
+            'allocations', (SELECT coalesce(json_agg(json_build_object('warehouse', w.code, 'reserved', h.quantity)
                                                      ORDER BY w.priority, w.id), '[]')
-                              FROM (SELECT warehouse_id, sum(quantity) AS qty FROM reservation
-                                     WHERE owner_type = 'order_line' AND owner_id = l.id AND quantity > 0
-                                     GROUP BY warehouse_id) r
-                              JOIN warehouse w ON w.id = r.warehouse_id)
+                              FROM {holdings(ORDER_LINE, owner_id='l.id')} h
+                              JOIN warehouse w ON w.id = h.warehouse_id)
         ) ORDER BY l.line_no), '[]')
           FROM order_line l JOIN product p ON p.id = l.product_id WHERE l.order_id = o.id) AS lines,
        (SELECT coalesce(json_agg(json_build_object(
@@ -139,8 +138,5 @@ def assemble(order: dict[str, Any], lines: list[dict[str, Any]], shipments: list
 
 
 async def order_view(session: AsyncSession, number: str, touch_threshold: int = 3) -> OrderOut:
-    row = (await session.execute(VIEW, {"number": number})).first()
-    if row is None:
-        raise NotFound(f"No order {number}.")
-    order = row._mapping
+    order = (await first_or_404(session, VIEW, {"number": number}, missing=f"No order {number}."))._mapping
     return assemble(order, order["lines"], order["shipments"], order["touches"], order["timeline"], touch_threshold)

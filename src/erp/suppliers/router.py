@@ -10,7 +10,7 @@ from erp.inventory.models import Location, Product, Warehouse
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
 from erp.schemas import Code, Sku
-from erp.suppliers import performance, service
+from erp.suppliers import purchase_orders, receiving, replenishment, scorecard, service
 from erp.suppliers.models import Inspection, PurchaseOrder, PurchaseOrderLine, Supplier
 from erp.suppliers.schemas import (
     AcceptSuggestions,
@@ -74,13 +74,13 @@ async def get_scorecard(
 ) -> Scorecard:
     """On-time rate, fill rate, defect rate and promised vs actual lead time for lines due in the period."""
     today = date.today()
-    return await performance.scorecard(session, code, period_from or today - timedelta(days=90), period_to or today)
+    return await scorecard.scorecard(session, code, period_from or today - timedelta(days=90), period_to or today)
 
 
 @router.post("/purchase-orders", status_code=status.HTTP_201_CREATED)
 async def create_purchase_order(body: PurchaseOrderCreate, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
     """A draft: it becomes supply that orders can be promised against when it is sent."""
-    return await service.create_purchase_order(session, body, actor, date.today())
+    return await purchase_orders.create_purchase_order(session, body, actor, date.today())
 
 
 @router.get("/purchase-orders")
@@ -105,25 +105,25 @@ async def list_purchase_orders(
 
 @router.get("/purchase-orders/{number}")
 async def get_purchase_order(number: PoNumber, actor: PurchaseOrderReader, session: SessionDep) -> PurchaseOrderOut:
-    return await service.purchase_order_view(session, number)
+    return await purchase_orders.purchase_order_view(session, number)
 
 
 @router.post("/purchase-orders/{number}/send")
 async def send_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
     """Draft to sent: its lines become dated supply, and waiting backorders are re-promised."""
-    return await service.send(session, number, actor)
+    return await purchase_orders.send(session, number, actor)
 
 
 @router.post("/purchase-orders/{number}/cancel")
 async def cancel_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
     """Cancel a draft or sent order; promises that depended on it are recomputed at once."""
-    return await service.cancel(session, number, actor)
+    return await purchase_orders.cancel(session, number, actor)
 
 
 @router.post("/purchase-orders/{number}/close")
 async def close_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
     """Nothing more will be delivered (a short receipt accepted as final): the rest stops being supply."""
-    return await service.close(session, number, actor)
+    return await purchase_orders.close(session, number, actor)
 
 
 @router.patch("/purchase-orders/{number}/lines/{line}")
@@ -132,7 +132,7 @@ async def update_purchase_order_line(
     actor: Purchaser, session: SessionDep,
 ) -> PurchaseOrderOut:
     """Move a line's expected date; every backorder promised on it is re-promised."""
-    return await service.move_expected_date(session, number, line, body.expected_date, actor, date.today())
+    return await purchase_orders.move_expected_date(session, number, line, body.expected_date, actor, date.today())
 
 
 @router.post("/purchase-orders/{number}/receipts", status_code=status.HTTP_201_CREATED)
@@ -140,7 +140,7 @@ async def receive_purchase_order(number: PoNumber, body: ReceiptCreate, request:
                                  session: SessionDep) -> ReceiptOut:
     """Goods in: into receiving (or quarantine when inspection is required), each awaiting inspection."""
     tolerance = request.app.state.settings.receipt_tolerance_percent
-    return await service.receive(session, number, body, actor, tolerance)
+    return await receiving.receive(session, number, body, actor, tolerance)
 
 
 @router.get("/inspections")
@@ -167,16 +167,16 @@ async def list_inspections(
 async def inspect(inspection_id: InspectionId, body: InspectionResult, actor: WarehouseWorker,
                   session: SessionDep) -> InspectionOut:
     """Decide every received unit: accepted go to storage and fill backorders, rejected go back."""
-    return await service.inspect(session, inspection_id, body, actor)
+    return await receiving.inspect(session, inspection_id, body, actor)
 
 
 @router.get("/replenishment/suggestions")
 async def replenishment_suggestions(actor: Purchaser, session: SessionDep) -> list[Suggestion]:
     """Products and warehouses projected below their reorder point, with what to order from whom."""
-    return await performance.suggestions(session)
+    return await replenishment.suggestions(session)
 
 
 @router.post("/replenishment/suggestions/accept", status_code=status.HTTP_201_CREATED)
 async def accept_suggestions(body: AcceptSuggestions, actor: Purchaser, session: SessionDep) -> list[PurchaseOrderOut]:
     """Turn suggestions into draft purchase orders, one per supplier and warehouse."""
-    return await performance.accept(session, body.items, actor, date.today())
+    return await replenishment.accept(session, body.items, actor, date.today())

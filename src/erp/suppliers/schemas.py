@@ -2,13 +2,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints
 
-from erp.schemas import Code, Input, LocationRef, Name, Quantity, Sku, Text
+from erp.schemas import Code, Email, Input, LocationRef, Name, OneLinePerSku, Quantity, Sku, Text
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999"), max_digits=14, decimal_places=4)]
-Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
 SupplierSku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 LeadTime = Annotated[int, Field(ge=0, le=730)]
 
@@ -58,17 +57,9 @@ class PurchaseOrderLineIn(Input):
 class PurchaseOrderCreate(Input):
     supplier: Code
     warehouse: Code
-    lines: list[PurchaseOrderLineIn] = Field(min_length=1, max_length=500)
+    lines: Annotated[list[PurchaseOrderLineIn], OneLinePerSku] = Field(min_length=1, max_length=500)
     inspection_required: bool = False
     currency: Currency | None = None
-
-    @model_validator(mode="after")
-    def _each_sku_once(self) -> "PurchaseOrderCreate":
-        skus = [line.sku for line in self.lines]
-        if len(set(skus)) != len(skus):
-            raise ValueError("each sku may appear on one line only")
-        return self
-
 
 class PurchaseOrderLineUpdate(Input):
     expected_date: date
@@ -113,15 +104,7 @@ class ReceiptLine(Input):
 
 
 class ReceiptCreate(Input):
-    lines: list[ReceiptLine] = Field(min_length=1, max_length=500)
-
-    @model_validator(mode="after")
-    def _each_sku_once(self) -> "ReceiptCreate":
-        skus = [line.sku for line in self.lines]
-        if len(set(skus)) != len(skus):
-            raise ValueError("each sku may appear on one line only")
-        return self
-
+    lines: Annotated[list[ReceiptLine], OneLinePerSku] = Field(min_length=1, max_length=500)
 
 class InspectionOut(BaseModel):
     id: int

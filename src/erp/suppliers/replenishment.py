@@ -1,56 +1,16 @@
-"""How suppliers perform, and what to buy next: the scorecard and replenishment suggestions."""
+"""What to buy next: replenishment suggestions from projected availability, and turning them into draft
+purchase orders (DOMAIN.md section 5)."""
 
 from collections import defaultdict
 from datetime import date
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp.auth import Principal
 from erp.errors import InvalidRequest
-from erp.suppliers import service
-from erp.suppliers.schemas import (
-    PurchaseOrderCreate,
-    PurchaseOrderOut,
-    Scorecard,
-    Suggestion,
-    SuggestionSelection,
-)
-
-
-def _rate(part: Any, whole: Any) -> float | None:
-    return round(float(part) / float(whole), 4) if whole else None
-
-
-async def scorecard(session: AsyncSession, code: str, period_from: date, period_to: date) -> Scorecard:
-    if period_to < period_from:
-        raise InvalidRequest("to must not be before from.")
-    supplier = await service.get_supplier(session, code)
-    due = (await session.execute(text("""
-        SELECT count(*) AS lines,
-               count(*) FILTER (WHERE l.fully_received_at::date <= l.promised_date) AS on_time,
-               sum(l.quantity) AS ordered,
-               sum(least(l.received - l.rejected, l.quantity)) AS filled,
-               avg(l.promised_date - po.sent_at::date) AS promised_lead,
-               avg(l.fully_received_at::date - po.sent_at::date) AS actual_lead
-          FROM purchase_order_line l JOIN purchase_order po ON po.id = l.purchase_order_id
-         WHERE po.supplier_id = :s AND po.status NOT IN ('draft', 'cancelled')
-           AND l.promised_date BETWEEN :f AND :t
-    """), {"s": supplier.id, "f": period_from, "t": period_to})).one()
-    inspected = (await session.execute(text("""
-        SELECT coalesce(sum(i.quantity), 0) AS received, coalesce(sum(i.rejected), 0) AS rejected
-          FROM inspection i JOIN purchase_order_line l ON l.id = i.purchase_order_line_id
-          JOIN purchase_order po ON po.id = l.purchase_order_id
-         WHERE po.supplier_id = :s AND i.status = 'done' AND i.inspected_at::date BETWEEN :f AND :t
-    """), {"s": supplier.id, "f": period_from, "t": period_to})).one()
-    return Scorecard(
-        supplier=code, period_from=period_from, period_to=period_to, lines_due=due.lines,
-        on_time_rate=_rate(due.on_time, due.lines), fill_rate=_rate(due.filled, due.ordered),
-        defect_rate=_rate(inspected.rejected, inspected.received),
-        promised_lead_time_days=None if due.promised_lead is None else round(float(due.promised_lead), 2),
-        actual_lead_time_days=None if due.actual_lead is None else round(float(due.actual_lead), 2),
-    )
+from erp.suppliers import purchase_orders
+from erp.suppliers.schemas import PurchaseOrderCreate, PurchaseOrderOut, Suggestion, SuggestionSelection
 
 
 def order_quantity(projected: int, reorder_max: int, minimum: int) -> int:
@@ -107,7 +67,7 @@ async def accept(session: AsyncSession, selection: list[SuggestionSelection] | N
         groups[(suggestion.supplier, suggestion.warehouse)].append((suggestion, quantity))
     created = []
     for (supplier, warehouse), items in sorted(groups.items()):
-        created.append(await service.create_purchase_order(session, PurchaseOrderCreate.model_validate({
+        created.append(await purchase_orders.create_purchase_order(session, PurchaseOrderCreate.model_validate({
             "supplier": supplier, "warehouse": warehouse,
             "lines": [{"sku": s.sku, "quantity": q} for s, q in items]}), actor, today))
     return created

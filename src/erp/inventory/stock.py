@@ -1,0 +1,119 @@
+"""Reading stock: levels with supply and demand summed in, balances per location, the ledger."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from erp.inventory.models import Location, LocationBalance, Product, StockMove, Warehouse
+from erp.inventory.models import stock_position as position
+from erp.inventory.schemas import LocationStockOut, MoveOut, StockChangeOut, StockLevelOut
+
+
+def stock_level_query() -> Any:
+    return (
+        select(
+            Product.sku,
+            Warehouse.code.label("warehouse"),
+            position.c.on_hand,
+            position.c.reserved,
+            position.c.available,
+            position.c.quarantined,
+            position.c.incoming,
+            position.c.backordered,
+        )
+        .select_from(position)
+        .join(Product, Product.id == position.c.product_id)
+        .join(Warehouse, Warehouse.id == position.c.warehouse_id)
+    )
+
+
+def to_stock_level(row: Any) -> StockLevelOut:
+    return StockLevelOut.model_validate(row._mapping)
+
+
+def location_stock_query() -> Any:
+    return (
+        select(
+            Warehouse.code.label("warehouse"),
+            (Warehouse.code + "/" + Location.code).label("location"),
+            Location.type,
+            LocationBalance.quantity,
+            Location.code.label("location_code"),
+        )
+        .join(Location, Location.id == LocationBalance.location_id)
+        .join(Warehouse, Warehouse.id == Location.warehouse_id)
+    )
+
+
+def to_location_stock(row: Any) -> LocationStockOut:
+    return LocationStockOut.model_validate(row._mapping)
+
+
+def moves_query() -> Any:
+    source, target = aliased(Location), aliased(Location)
+    source_wh, target_wh = aliased(Warehouse), aliased(Warehouse)
+    return (
+        select(
+            StockMove.id,
+            Product.sku,
+            (source_wh.code + "/" + source.code).label("from_location"),
+            (target_wh.code + "/" + target.code).label("to_location"),
+            StockMove.quantity,
+            StockMove.reason,
+            StockMove.reference,
+            StockMove.actor,
+            StockMove.created_at,
+        )
+        .join(Product, Product.id == StockMove.product_id)
+        .join(source, source.id == StockMove.from_location_id)
+        .join(source_wh, source_wh.id == source.warehouse_id)
+        .join(target, target.id == StockMove.to_location_id)
+        .join(target_wh, target_wh.id == target.warehouse_id)
+    )
+
+
+def to_move(row: Any) -> MoveOut:
+    return MoveOut.model_validate(row._mapping)
+
+
+async def stock_change(
+    session: AsyncSession,
+    move_ids: Sequence[int],
+    product_id: int,
+    location_ids: Sequence[int],
+    warehouse_ids: Sequence[int],
+) -> StockChangeOut:
+    moves = (await session.execute(moves_query().where(StockMove.id.in_(move_ids)).order_by(StockMove.id))).all()
+    locations = (
+        await session.execute(
+            select(
+                Warehouse.code.label("warehouse"),
+                (Warehouse.code + "/" + Location.code).label("location"),
+                Location.type,
+                func.coalesce(LocationBalance.quantity, 0).label("quantity"),
+            )
+            .select_from(Location)
+            .join(Warehouse, Warehouse.id == Location.warehouse_id)
+            .outerjoin(
+                LocationBalance,
+                and_(LocationBalance.location_id == Location.id, LocationBalance.product_id == product_id),
+            )
+            .where(Location.id.in_(location_ids))
+            .order_by(Location.id)
+        )
+    ).all()
+    levels = (
+        await session.execute(
+            stock_level_query()
+            .where(position.c.product_id == product_id, position.c.warehouse_id.in_(warehouse_ids))
+            .order_by(Warehouse.code)
+        )
+    ).all()
+    return StockChangeOut(
+        moves=[to_move(m) for m in moves],
+        locations=[to_location_stock(r) for r in locations],
+        stock=[to_stock_level(r) for r in levels],
+    )
