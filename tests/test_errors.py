@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.builders import given_product, given_warehouse
+from tests.builders import given_product, given_stock, given_warehouse
+from tests.orders.test_placing import order_body
 
 BAD_BODIES = [
     ("not json", b"{nope", 400, "malformed_json"),
@@ -70,3 +71,27 @@ async def test_every_response_carries_a_request_id(client):
     response = await client.get("http://test/healthz", headers={"X-Request-ID": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
     assert len((await client.get("http://test/healthz")).headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize("path", ["/orders", "/orders/{number}/cancel", "/orders/{number}/shipments",
+                                  "/purchase-orders", "/purchase-orders/PO-000001/receipts"])
+async def test_a_document_names_each_sku_on_one_line_only(api, path):
+    # A repeated sku would be ambiguous (add the quantities? keep the last?): refused, nothing changes.
+    await given_warehouse(api, "MAD-1", bins=("A-01",))
+    await given_product(api, "LAP-1")
+    await given_stock(api, "LAP-1", "MAD-1/A-01", 5)
+    order = await api.ok("post", "/orders", order_body(("LAP-1", 2)))
+    lines = [{"sku": "LAP-1", "quantity": 1}, {"sku": "LAP-1", "quantity": 1}]
+    body = {"lines": lines, "carrier": "DHL", "tracking_number": "T-1", "customer": order_body()["customer"],
+            "channel": "phone", "supplier": "ACME", "warehouse": "MAD-1"}
+    fields = {"/orders": ("customer", "channel", "lines"), "/orders/{number}/cancel": ("lines",),
+              "/orders/{number}/shipments": ("carrier", "tracking_number", "lines"),
+              "/purchase-orders": ("supplier", "warehouse", "lines"),
+              "/purchase-orders/PO-000001/receipts": ("lines",)}[path]
+    response = await api.post(path.format(number=order["number"]), {k: body[k] for k in fields})
+    assert (response.status_code, response.json()["code"]) == (422, "validation_error"), response.text
+    assert "one line only" in response.json()["detail"]
+    view = await api.ok("get", f"/orders/{order['number']}")
+    assert (view["status"], view["lines"][0]["reserved"], view["lines"][0]["cancelled"]) == ("confirmed", 2, 0)
+    assert (await api.ok("get", "/orders"))["items"][0]["number"] == order["number"]
+    assert len((await api.ok("get", "/orders"))["items"]) == 1

@@ -58,7 +58,7 @@ class LineQuantity(Input):
 
 
 class CancelRequest(Input):
-    lines: list[LineQuantity] | None = Field(default=None, min_length=1, max_length=MAX_LINES,
+    lines: Annotated[list[LineQuantity], OneLinePerSku] | None = Field(default=None, min_length=1, max_length=MAX_LINES,
                                              description="Omit to cancel everything still cancellable.")
     reason: Text | None = None
 
@@ -109,7 +109,7 @@ class PackRequest(Input):
 class ShipmentCreate(Input):
     carrier: Short
     tracking_number: Short
-    lines: list[LineQuantity] | None = Field(default=None, min_length=1, max_length=MAX_LINES,
+    lines: Annotated[list[LineQuantity], OneLinePerSku] | None = Field(default=None, min_length=1, max_length=MAX_LINES,
                                              description="Omit to ship everything packed and not yet shipped.")
 
 
