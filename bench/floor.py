@@ -63,9 +63,9 @@ async def place_order(
         count = len(plan)
         placed = (await _fetch(
             connection, "place", channel="api", status="confirmed", name=name, email=email, phone=None,
-            ship_to=None, external_ref=None, allow_backorder=True, actor="bench",
+            ship_to=None, external_ref=None, allow_backorder=True, currency=None, actor="bench",
             line_nos=[n for _, _, _, n, _ in plan], products=[p for p, *_ in plan], quantities=[q for *_, q in plan],
-            backordered=[0] * count, backorder_warehouses=[None] * count, dates=[PROMISED] * count,
+            unit_prices=[None] * count, backordered=[0] * count, backorder_warehouses=[None] * count, dates=[PROMISED] * count,
             bases=["in_stock"] * count, reasons=["in stock at BM-1"] * count, event="{}",
             **claim_params(ORDER_LINE, [Claim(*claim) for claim in plan]),
         ))[0]
@@ -82,7 +82,7 @@ def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
     """name -> (SQL with $n parameters, parameter names in $n order, the values bound in the statement
     itself, such as the page size), compiled from the app's own
     statements with the app's dialect (SQLAlchemy's asyncpg), so the floor sends the same text:
-    `view` for GET /orders/{number}; `stock` for GET /stock?sku=, built as the route and `paginate` build
+    `view` and `followed` for GET /orders/{number}; `stock` for GET /stock?sku=, built as the route and `paginate` build
     it (one sku, first page of 50: ORDER BY sku, warehouse LIMIT 51); `by_sku`, `supply` and `lead_time`
     for GET /availability/{sku} and POST /availability/check."""
     from sqlalchemy import bindparam
@@ -92,6 +92,7 @@ def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
     from erp.inventory.models import Product, Warehouse
     from erp.orders.placement import INSERT_ORDER
     from erp.orders.view import VIEW
+    from erp.returns.view import FOLLOWED
 
     keys = [Product.sku, Warehouse.code]
     stock = (
@@ -106,6 +107,7 @@ def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
         "reservable": availability.RESERVABLE,
         "place": INSERT_ORDER,
         "view": VIEW,
+        "followed": FOLLOWED,
         "stock": stock,
         "by_sku": availability.BY_SKU,
         "supply": availability.SUPPLY,
@@ -122,10 +124,12 @@ async def _fetch(connection: asyncpg.Connection, name: str, **params: Any) -> li
 
 
 async def order_view(connection: asyncpg.Connection, number: str) -> Any:
-    """GET /orders/{number}: the order status view, one query."""
+    """GET /orders/{number}: the order status view, then whether returns or repairs followed the order
+    (the bench's orders have none, so the app reads no more either)."""
     rows = await _fetch(connection, "view", number=number)
     if not rows:
         raise LookupError(number)
+    await _fetch(connection, "followed", n=number)
     return rows[0]
 
 

@@ -1,9 +1,14 @@
-"""Roles (DOMAIN.md section 7), table-driven: every endpoint so far, each role allowed or refused."""
+"""Roles (DOMAIN.md section 7), table-driven: every endpoint, each role allowed or refused."""
+
+import re
 
 import pytest
 
+from erp.app import API_PREFIX, create_app
+from erp.config import Settings
 from erp.models import ROLES
 from tests.builders import given_product, given_stock, given_warehouse
+from tests.returns.builders import given_shipped_order
 
 EVERYONE = set(ROLES)
 
@@ -64,8 +69,27 @@ MATRIX = [
     ("post", "/purchase-orders/PO-000001/close", None, {"admin", "purchasing"}),
     ("get", "/replenishment/suggestions", None, {"admin", "purchasing"}),
     ("post", "/replenishment/suggestions/accept", {}, {"admin", "purchasing"}),
+    ("post", "/returns", {"order": "SO-000002", "lines": [{"sku": "LAP-1", "quantity": 1, "reason": "defective"}],
+                          "resolution": "refund"}, {"admin", "service"}),
+    ("get", "/returns", None, {"admin", "service", "warehouse"}),
+    ("get", "/returns/RMA-000001", None, {"admin", "service", "warehouse"}),
+    ("post", "/returns/RMA-000001/receive", {"lines": [{"sku": "LAP-1", "quantity": 1}]}, {"admin", "warehouse"}),
+    ("post", "/returns/RMA-000001/inspect", {"lines": [{"sku": "LAP-1", "restock": 1}]}, {"admin", "warehouse"}),
+    ("post", "/returns/RMA-000001/refunds", {"amount": "1", "currency": "EUR", "method": "cash"},
+     {"admin", "service"}),
+    ("post", "/returns/RMA-000001/cancel", {"reason": "r"}, {"admin", "service"}),
+    ("post", "/returns/RMA-000001/reject", {"reason": "r"}, {"admin", "service"}),
+    ("post", "/repairs", {"sku": "LAP-1", "customer": {"name": "c", "email": "c@x.example"}, "problem": "p"},
+     {"admin", "service"}),
+    ("get", "/repairs", None, {"admin", "service", "warehouse"}),
+    ("get", "/repairs/RO-000001", None, {"admin", "service", "warehouse"}),
+    ("post", "/repairs/RO-000001/parts", {"sku": "LAP-1", "quantity": 1}, {"admin", "warehouse"}),
+    ("delete", "/repairs/RO-000001/parts/LAP-1", None, {"admin", "warehouse"}),
+    ("post", "/repairs/RO-000001/status", {"status": "in_progress"}, {"admin", "warehouse"}),
+    ("post", "/repairs/RO-000001/outcome", {"outcome": "replacement"}, {"admin", "service"}),
     ("get", "/api-keys", None, {"admin"}),
     ("post", "/api-keys", {"name": "k-{role}", "role": "service"}, {"admin"}),
+    ("delete", "/api-keys/999", None, {"admin"}),
 ]
 
 
@@ -90,6 +114,12 @@ async def test_each_role_is_allowed_or_refused_as_the_domain_says(api, method, p
         await api.ok("post", "/purchase-orders", {"supplier": "ACME", "warehouse": "MAD-1",
                                                   "lines": [{"sku": "LAP-1", "quantity": 50}]})
     await api.ok("post", "/purchase-orders/PO-000001/send", status=200)
+    # A shipped order with a return and a walk-in repair, for the returns' rows.
+    await given_shipped_order(api, ("LAP-1", 2))
+    await api.ok("post", "/returns", {"order": "SO-000002", "resolution": "refund",
+                                      "lines": [{"sku": "LAP-1", "quantity": 1, "reason": "defective"}]})
+    await api.ok("post", "/repairs", {"sku": "LAP-1", "customer": {"name": "c", "email": "c@x.example"},
+                                      "problem": "p"})
     for role in ROLES:
         response = await getattr(api.as_(role), method)(path, **({"json": _fill(body, role)} if body else {}))
         if role in allowed:
@@ -99,6 +129,21 @@ async def test_each_role_is_allowed_or_refused_as_the_domain_says(api, method, p
         else:
             assert response.status_code == 403, f"{role} {method} {path}: {response.status_code}"
             assert response.json()["code"] == "forbidden"
+
+
+def test_every_operation_has_its_roles_decided_in_the_matrix():
+    """A new endpoint must come with a row above, saying who may call it."""
+    covered = {(method, path) for method, path, _, _ in MATRIX}
+    spec = create_app(Settings(access_log=False, log_level="WARNING")).openapi()
+    missing = []
+    for template, operations in spec["paths"].items():
+        if not template.startswith(API_PREFIX):
+            continue
+        pattern = re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template[len(API_PREFIX):])) + "(\\?.*)?$")
+        for method in operations:
+            if not any(m == method and pattern.match(p) for m, p in covered):
+                missing.append(f"{method.upper()} {template}")
+    assert not missing, missing
 
 
 async def test_missing_or_unknown_key_is_401_with_a_bearer_challenge(client):

@@ -67,8 +67,10 @@ EXISTING: dict[str, list[Any]] = {
 }
 
 
-# Purchase orders are numbered on their own.
+# Purchase orders, returns and repairs are numbered on their own.
 PURCHASE_ORDERS = {"number": ["PO-000001", "PO-000002", "PO-000003"]}
+RETURNS = {"number": ["RMA-000001", "RMA-000002"], "order": ["SO-000001"]}
+REPAIRS = {"number": ["RO-000001"], "order": ["SO-000001"]}
 
 
 def _with_existing(value: Any, data: st.DataObject, path: str) -> Any:
@@ -77,7 +79,8 @@ def _with_existing(value: Any, data: st.DataObject, path: str) -> Any:
         return [_with_existing(item, data, path) for item in value]
     if not isinstance(value, dict):
         return value
-    existing = EXISTING | (PURCHASE_ORDERS if "/purchase-orders" in path else {})
+    existing = EXISTING | (PURCHASE_ORDERS if "/purchase-orders" in path else RETURNS if "/returns" in path
+                           else REPAIRS if "/repairs" in path else {})
     return {name: data.draw(st.sampled_from(existing[name]))
             if name in existing and existing[name] and isinstance(item, (str, int))
             else _with_existing(item, data, path)
@@ -118,6 +121,7 @@ def _seed(client: Any, admin: str, warehouse2: str) -> None:
         post(f"/pick-lists/{pick_list['id']}/confirm", {"location": line["location"], "sku": line["sku"],
                                                          "quantity": line["quantity"]}, expected=200)
     post(f"/orders/{packed['number']}/pack", {"items": [{"sku": "LAP-1", "quantity": 2}]}, expected=200, key=warehouse2)
+    post(f"/orders/{packed['number']}/shipments", {"carrier": "DHL", "tracking_number": "T-1"})
     post("/orders", {"customer": customer, "channel": "phone", "lines": [{"sku": "LAP-1", "quantity": 3},
                                                                           {"sku": "MON-1", "quantity": 1}]})
     post("/orders", {"customer": customer, "channel": "api", "external_ref": "EXT-1",
@@ -141,6 +145,13 @@ def _seed(client: Any, admin: str, warehouse2: str) -> None:
         PURCHASE_ORDERS["number"]
     EXISTING["key_id"] = [post("/api-keys", {"name": "to be revoked", "role": "service"})["id"]]
     assert client.get("/api/v1/orders/SO-000004", headers=headers).json()["status"] == "cancelled"
+    # Returns: one authorized, one received; a walk-in repair waiting for a part.
+    for resolution in ("refund", "replacement"):
+        post("/returns", {"order": packed["number"], "resolution": resolution,
+                          "lines": [{"sku": "LAP-1", "quantity": 1, "reason": "defective"}]})
+    post("/returns/RMA-000002/receive", {}, expected=200, key=warehouse2)  # places replacement SO-000005
+    post("/repairs", {"sku": "LAP-1", "customer": customer, "problem": "no power"})
+    post("/repairs/RO-000001/parts", {"sku": "MON-1", "quantity": 1})
 
 
 @pytest.fixture(scope="module")

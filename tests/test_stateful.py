@@ -2,7 +2,8 @@
 
 A hypothesis state machine drives the API (in-process, as the `api` fixture does) through adjustments,
 transfers, orders with and without backorders, cancels, pick lists, picks (short ones too), four-eyes
-packing, shipments and deliveries. After every step the ledger invariants hold and the API agrees with
+packing, shipments, deliveries, and returns (authorized, received into quarantine, inspected by a
+second person into a bin or scrap). After every step the ledger invariants hold and the API agrees with
 a model that knows only what the domain rules fix, whatever allocation policy picks:
 
 - on hand per bin and warehouse, and what waits in packing, follow from the moves made;
@@ -115,6 +116,8 @@ class Line:
     picked: int = 0
     packed: int = 0
     shipped: int = 0
+    on_returns: int = 0
+    returned: int = 0
 
     @property
     def open(self) -> int:
@@ -138,6 +141,17 @@ class Order:
 
 
 @dataclass
+class Return:
+    number: str
+    order: Order
+    sku: str
+    warehouse: str
+    quantity: int
+    received: int = 0
+    inspected: int = 0
+
+
+@dataclass
 class Model:
     warehouses: dict[str, str]  # "A"/"B" -> code
     skus: list[str]
@@ -146,6 +160,7 @@ class Model:
     packing: Counter = field(default_factory=Counter)  # sku -> units picked and not yet shipped
     orders: list[Order] = field(default_factory=list)
     pick_lists: list[int] = field(default_factory=list)
+    returns: list[Return] = field(default_factory=list)
 
     def addresses(self) -> list[str]:
         return [f"{self.warehouses[w]}/{b}" for w, bins in BINS.items() for b in bins]
@@ -477,6 +492,82 @@ class Fulfilment(RuleBasedStateMachine):
             choose.choice(work)(choose.getrandbits(32))
             self.the_ledger_and_the_model_agree()
 
+    # --- returns --------------------------------------------------------------------------------
+
+    @precondition(lambda self: any(line.shipped for o in self.model.orders for line in o.lines.values()))
+    @rule(seed=SEED)
+    def authorize_return(self, seed: int) -> None:
+        """Shipped units come back for a refund; more than shipped and not yet on a return is refused."""
+        choose = random.Random(seed)
+        order, line = choose.choice([(o, line) for o in self.model.orders
+                                     for line in sorted(o.lines.values(), key=lambda x: x.sku) if line.shipped])
+        returnable = line.shipped - line.on_returns
+        quantity = choose.randint(1, returnable + 1)
+        warehouse = choose.choice(sorted(self.model.warehouses.values()))
+        note(f"return {quantity} {line.sku} of {order.number} to {warehouse}")
+        response = self.call("service", "POST", "/returns", {
+            "order": order.number, "resolution": "refund", "warehouse": warehouse,
+            "lines": [{"sku": line.sku, "quantity": quantity, "reason": "defective"}]})
+        if quantity > returnable:
+            self.expect(response, 409, "not_returnable")
+            return
+        created = self.expect(response, 201)
+        line.on_returns += quantity
+        self.model.returns.append(Return(created["number"], order, line.sku, warehouse, quantity))
+
+    @precondition(lambda self: any(r.quantity > r.received for r in self.model.returns))
+    @rule(seed=SEED)
+    def receive_return(self, seed: int) -> None:
+        """Goods in, into quarantine: some of what is expected, or more (refused)."""
+        choose = random.Random(seed)
+        ret = choose.choice([r for r in self.model.returns if r.quantity > r.received])
+        quantity = choose.randint(1, ret.quantity - ret.received + 1)
+        note(f"receive {quantity} {ret.sku} on {ret.number}")
+        response = self.call("warehouse", "POST", f"/returns/{ret.number}/receive",
+                             {"lines": [{"sku": ret.sku, "quantity": quantity}]})
+        if quantity > ret.quantity - ret.received:
+            self.expect(response, 409, "over_receipt")
+            return
+        self.expect(response, 200)
+        ret.received += quantity
+        ret.order.lines[ret.sku].returned += quantity
+
+    @precondition(lambda self: any(r.received > r.inspected for r in self.model.returns))
+    @rule(seed=SEED)
+    def inspect_return(self, seed: int) -> None:
+        """A second person restocks some of what arrived into a bin (where it serves waiting demand) and
+        scraps the rest; the person who received it is refused."""
+        choose = random.Random(seed)
+        ret = choose.choice([r for r in self.model.returns if r.received > r.inspected])
+        waiting = ret.received - ret.inspected
+        restock = choose.randint(0, waiting)
+        address = f"{ret.warehouse}/{choose.choice(BINS['A'] if ret.warehouse.endswith('A') else BINS['B'])}"
+        body = {"lines": [{"sku": ret.sku, "restock": restock, "scrap": waiting - restock, "location": address}]}
+        if choose.random() < 0.2:
+            note(f"{ret.number} inspected by its receiver")
+            self.expect(self.call("warehouse", "POST", f"/returns/{ret.number}/inspect", body), 403, "forbidden")
+            return
+        note(f"inspect {ret.number}: restock {restock} at {address}, scrap {waiting - restock}")
+        self.expect(self.call("warehouse2", "POST", f"/returns/{ret.number}/inspect", body), 200)
+        ret.inspected += waiting
+        self.model.bins[ret.sku, address] = self.model.bins.get((ret.sku, address), 0) + restock
+
+    def returnable(self) -> bool:
+        return any(line.shipped for o in self.model.orders for line in o.lines.values())
+
+    @precondition(lambda self: self.returnable())
+    @rule(seed=SEED)
+    def returns_round(self, seed: int) -> None:
+        """A return followed through, checked after each part: authorized, received, inspected. (Shipped
+        units are rare in a bounded sequence, so single return rules seldom line up.)"""
+        choose = random.Random(seed)
+        for step, possible in ((self.authorize_return, self.returnable),
+                               (self.receive_return, lambda: any(r.quantity > r.received for r in self.model.returns)),
+                               (self.inspect_return, lambda: any(r.received > r.inspected for r in self.model.returns))):
+            if possible():
+                step(choose.getrandbits(32))
+                self.the_ledger_and_the_model_agree()
+
     # --- after every step -----------------------------------------------------------------------
 
     @invariant()
@@ -497,6 +588,9 @@ class Fulfilment(RuleBasedStateMachine):
             for code in model.warehouses.values():
                 level = levels[code]
                 reserved_at[code] += level["reserved"]
+                # Returned goods wait in quarantine until inspected, never in sellable stock.
+                assert level["quarantined"] == sum(r.received - r.inspected for r in model.returns
+                                                   if r.sku == sku and r.warehouse == code), (sku, level)
                 assert level["on_hand"] == model.on_hand(sku, code), (sku, level, model.bins)
                 assert level["available"] == level["on_hand"] - level["reserved"], level
                 assert level["reserved"] == allocated[code], (sku, level, allocated)
@@ -517,8 +611,9 @@ class Fulfilment(RuleBasedStateMachine):
             assert {line["sku"] for line in view["lines"]} == set(order.lines), view
             for line in view["lines"]:
                 expected = order.lines[line["sku"]]
-                assert (line["quantity"], line["cancelled"], line["picked"], line["packed"], line["shipped"]) == (
-                    expected.quantity, expected.cancelled, expected.picked, expected.packed, expected.shipped), line
+                assert (line["quantity"], line["cancelled"], line["picked"], line["packed"], line["shipped"],
+                        line["returned"]) == (expected.quantity, expected.cancelled, expected.picked, expected.packed,
+                                              expected.shipped, expected.returned), line
                 assert line["reserved"] + line["backordered"] == expected.open, line
                 assert line["reserved"] == sum(a["reserved"] for a in line["allocations"]), line
             if order.active == 0:

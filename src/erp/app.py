@@ -18,6 +18,8 @@ from erp.events import router as events_router
 from erp.inventory.router import router as inventory_router
 from erp.orders.router import router as orders_router
 from erp.reactions import build_bus
+from erp.returns.router import router as returns_router
+from erp.service.router import router as service_router
 from erp.suppliers.router import router as suppliers_router
 
 API_PREFIX = "/api/v1"
@@ -67,6 +69,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(inventory_router, prefix=API_PREFIX)
     app.include_router(orders_router, prefix=API_PREFIX)
     app.include_router(suppliers_router, prefix=API_PREFIX)
+    app.include_router(returns_router, prefix=API_PREFIX)
+    app.include_router(service_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(admin_router, prefix=API_PREFIX)
 

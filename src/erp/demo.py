@@ -22,6 +22,10 @@ from erp.orders.schemas import (
     PickListCreate,
     ShipmentCreate,
 )
+from erp.returns import repairs
+from erp.returns import service as returns
+from erp.returns import view as returns_view
+from erp.returns.schemas import PartIn, RefundCreate, ReturnClose, ReturnCreate, ReturnInspect, ReturnReceive
 from erp.suppliers import purchase_orders, receiving, replenishment
 from erp.suppliers import service as suppliers
 from erp.suppliers.schemas import PurchaseOrderCreate, ReceiptCreate, SupplierCreate, SupplierProductPut
@@ -112,10 +116,15 @@ async def load(session: AsyncSession, seed: int = 7) -> dict[str, int]:
                     actor="demo",
                 )
                 adjustments += 1
-    orders_placed = await load_orders(session, [p.sku for p in products], rng)
-    purchase_orders = await load_purchasing(session, [p.sku for p in products], rng)
+    skus = [p.sku for p in products]
+    # Orders that will come back are shipped first: each pick list takes the oldest order waiting.
+    to_return = await ship_orders_to_return(session, skus, rng)
+    orders_placed = await load_orders(session, skus, rng)
+    purchase_orders, coming = await load_purchasing(session, skus, rng)
+    returns = await load_returns(session, to_return, part=coming[0])
     return {"warehouses": len(WAREHOUSES), "products": len(products), "stock_adjustments": adjustments,
-            "orders": orders_placed, "suppliers": len(SUPPLIERS), "purchase_orders": purchase_orders}
+            "orders": orders_placed + len(to_return), "suppliers": len(SUPPLIERS), "purchase_orders": purchase_orders,
+            "returns": returns}
 
 
 BUYER = Principal(-4, "demo buyer (Sam)", "purchasing")
@@ -125,9 +134,10 @@ SUPPLIERS = [
 ]
 
 
-async def load_purchasing(session: AsyncSession, skus: list[str], rng: random.Random) -> int:
+async def load_purchasing(session: AsyncSession, skus: list[str], rng: random.Random) -> tuple[int, list[str]]:
     """Suppliers for every product, and purchase orders: one sent (dated supply that backorders are promised
-    from), one half-received awaiting inspection, and drafts from replenishment."""
+    from), one half-received awaiting inspection, and drafts from replenishment. Returns how many, and the
+    products out of stock that the sent one brings to Madrid."""
     today = date.today()
     for supplier in SUPPLIERS:
         await suppliers.create_supplier(session, supplier)
@@ -152,7 +162,7 @@ async def load_purchasing(session: AsyncSession, skus: list[str], rng: random.Ra
     await receiving.receive(session, checked.number, ReceiptCreate.model_validate(
         {"lines": [{"sku": by_supplier[SUPPLIERS[1].code][0], "quantity": 12}]}), PICKER, tolerance_percent=5)
     drafts = await replenishment.accept(session, None, BUYER, today)
-    return 2 + len(drafts)
+    return 2 + len(drafts), [line.sku for line in sent.lines]
 
 
 REP = Principal(-1, "demo rep (Lucia)", "service")
@@ -164,6 +174,36 @@ CUSTOMERS = [("Ana Ruiz", "ana.ruiz@example.com"), ("Bruno Keller", "bruno@examp
              ("Grace Kim", "grace.kim@example.com"), ("Hugo Silva", "hugo.silva@example.pt")]
 
 
+# What a customer pays per unit, by product family.
+PRICES = {"Laptop": "1299", "Monitor": "349", "Keyboard": "89", "Mouse": "39", "Headset": "129", "Dock": "199",
+          "Cable": "12.90", "Charger": "49.90", "Webcam": "79", "Chair": "399", "Desk": "599", "Lamp": "45",
+          "Printer": "249", "Toner": "69", "Paper": "9.90", "Router": "179", "SSD": "149", "Backpack": "69"}
+# SKU -> family, in the order `load` numbers the products.
+FAMILY_OF = {f"{family[:3].upper()}-{n:03d}": family for n, family in enumerate(
+    (family for family, variants in CATALOGUE for _ in variants), 1)}
+
+
+async def place(session: AsyncSession, customer: tuple[str, str], lines: list[tuple[str, int]],
+                channel: str = "web") -> OrderOut:
+    name, email = customer
+    return await placement.place_order(session, OrderCreate.model_validate({
+        "customer": {"name": name, "email": email}, "channel": channel, "currency": "EUR",
+        "lines": [{"sku": sku, "quantity": q, "unit_price": PRICES[FAMILY_OF[sku]]} for sku, q in lines]}), REP, date.today())
+
+
+async def pick_and_pack(session: AsyncSession, order: OrderOut, pack: bool = True) -> None:
+    """Picked by one person, verified and packed by another."""
+    today = date.today()
+    for warehouse in {a.warehouse for line in order.lines for a in line.allocations}:
+        listed = await picking.create_pick_list(session, PickListCreate(warehouse=warehouse, max_orders=1), PICKER)
+        for line in listed.lines:
+            await picking.confirm_pick(session, listed.id, PickConfirm(
+                location=line.location, sku=line.sku, quantity=line.quantity), PICKER, today)
+    if pack:
+        await shipping.pack(session, order.number, PackRequest.model_validate(
+            {"items": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines]}), VERIFIER, today)
+
+
 async def load_orders(session: AsyncSession, skus: list[str], rng: random.Random) -> int:
     """Orders in every state, each driven through the same services the API uses."""
     today = date.today()
@@ -173,51 +213,90 @@ async def load_orders(session: AsyncSession, skus: list[str], rng: random.Random
     customers = iter(CUSTOMERS)
     placed: list[str] = []
 
-    async def place(lines: list[tuple[str, int]], channel: str = "web") -> OrderOut:
-        name, email = next(customers)
-        order = await placement.place_order(session, OrderCreate.model_validate({
-            "customer": {"name": name, "email": email}, "channel": channel,
-            "lines": [{"sku": sku, "quantity": q} for sku, q in lines]}), REP, today)
+    async def place_next(lines: list[tuple[str, int]], channel: str = "web") -> OrderOut:
+        order = await place(session, next(customers), lines, channel)
         placed.append(order.number)
         return order
 
-    async def pick_and_pack(order: OrderOut, pack: bool = True) -> None:
-        for warehouse in {a.warehouse for line in order.lines for a in line.allocations}:
-            listed = await picking.create_pick_list(session, PickListCreate(warehouse=warehouse, max_orders=1),
-                                                       PICKER)
-            for line in listed.lines:
-                await picking.confirm_pick(session, listed.id, PickConfirm(
-                    location=line.location, sku=line.sku, quantity=line.quantity), PICKER, today)
-        if pack:
-            await shipping.pack(session, order.number, PackRequest.model_validate(
-                {"items": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines]}), VERIFIER, today)
-
     picks = rng.sample(at_madrid, 8)
-    delivered = await place([(picks[0], 1), (picks[1], 2)], "phone")
-    await pick_and_pack(delivered)
+    delivered = await place_next([(picks[0], 1), (picks[1], 2)], "phone")
+    await pick_and_pack(session, delivered)
     await shipping.ship(session, delivered.number, ShipmentCreate(carrier="SEUR", tracking_number="SEU-4410021"),
                           PICKER)
     await shipping.mark_delivered(session, delivered.number, PICKER)
 
-    shipped = await place([(picks[2], 1)])
-    await pick_and_pack(shipped)
+    shipped = await place_next([(picks[2], 1)])
+    await pick_and_pack(session, shipped)
     await shipping.ship(session, shipped.number, ShipmentCreate(carrier="DHL", tracking_number="JD0146000055"),
                           PICKER)
 
-    partial = await place([(picks[3], 1), (picks[4], 1)], "email")
-    await pick_and_pack(partial)
+    partial = await place_next([(picks[3], 1), (picks[4], 1)], "email")
+    await pick_and_pack(session, partial)
     await shipping.ship(session, partial.number, ShipmentCreate.model_validate(
         {"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "lines": [{"sku": picks[3], "quantity": 1}]}),
         PICKER)
 
-    await pick_and_pack(await place([(picks[5], 2)], "store"))
-    await pick_and_pack(await place([(picks[6], 1)], "chat"), pack=False)
-    await place([(picks[7], 1)], "api")
-    waiting = await place([(nowhere[0], 2), (picks[7], 1)], "phone")
+    await pick_and_pack(session, await place_next([(picks[5], 2)], "store"))
+    await pick_and_pack(session, await place_next([(picks[6], 1)], "chat"), pack=False)
+    await place_next([(picks[7], 1)], "api")
+    waiting = await place_next([(nowhere[0], 2), (picks[7], 1)], "phone")
     for summary in ("Customer asks when the order arrives", "Customer asks again; promised a call back",
                     "Called back with the current promise", "Customer escalates: needs it this week"):
         await contacts.add_contact(session, waiting.number, ContactCreate(
             channel="phone", direction="inbound", summary=summary), REP)
-    cancelled = await place([(picks[1], 1)], "social")
+    cancelled = await place_next([(picks[1], 1)], "social")
     await cancellation.cancel(session, cancelled.number, CancelRequest(reason="ordered twice by mistake"), REP, today)
     return len(placed)
+
+
+RETURN_CUSTOMERS = [("Ines Moreau", "ines.moreau@example.fr"), ("Jonas Berg", "jonas.berg@example.se"),
+                    ("Kofi Mensah", "kofi@example.com"), ("Lena Vogel", "lena.vogel@example.de"),
+                    ("Marco Rossi", "marco.rossi@example.it"), ("Nora Lind", "nora.lind@example.no")]
+
+
+async def ship_orders_to_return(session: AsyncSession, skus: list[str], rng: random.Random) -> list[tuple[str, str]]:
+    """Six orders of two units each, shipped: (number, sku)."""
+    stock = await availability.load(session, skus)
+    spare = [sku for sku in skus if any(s.code == "MAD-1" and s.available >= 6 for s in stock[sku].stock)]
+    shipped = []
+    for customer, sku in zip(RETURN_CUSTOMERS, rng.sample(spare, len(RETURN_CUSTOMERS)), strict=True):
+        order = await place(session, customer, [(sku, 2)], "web")
+        await pick_and_pack(session, order)
+        await shipping.ship(session, order.number, ShipmentCreate(carrier="GLS", tracking_number=f"GLS-{order.number}"),
+                            PICKER)
+        shipped.append((order.number, sku))
+    return shipped
+
+
+async def load_returns(session: AsyncSession, shipped: list[tuple[str, str]], part: str) -> int:
+    """A return in each state: an advance replacement authorized, goods received and awaiting inspection,
+    a repair waiting for a part due on a purchase order, a refund resolved, a claim rejected, one
+    cancelled."""
+    today = date.today()
+
+    async def authorize(n: int, quantity: int, reason: str, resolution: str, advance: bool = False) -> str:
+        number, sku = shipped[n]
+        return (await returns.authorize(session, ReturnCreate.model_validate({
+            "order": number, "resolution": resolution, "advance_replacement": advance,
+            "lines": [{"sku": sku, "quantity": quantity, "reason": reason}]}), REP, today))[1]
+
+    await authorize(0, 1, "damaged_in_transit", "replacement", advance=True)
+    await returns.receive(session, await authorize(1, 1, "no_longer_needed", "refund"), ReturnReceive(), PICKER, today)
+    for_repair = await authorize(2, 1, "defective", "repair")
+    await returns.receive(session, for_repair, ReturnReceive(), PICKER, today)
+    await returns.inspect(session, for_repair, ReturnInspect.model_validate(
+        {"lines": [{"sku": shipped[2][1], "repair": 1}], "notes": "fan rattles"}), VERIFIER, today)
+    repair = (await returns_view.return_view(session, for_repair)).repairs[0].number
+    await repairs.add_part(session, repair, PartIn(sku=part, quantity=2), PICKER, today)
+    refunded = await authorize(3, 2, "not_as_described", "refund")
+    await returns.receive(session, refunded, ReturnReceive(), PICKER, today)
+    await returns.refund(session, refunded, RefundCreate.model_validate(
+        {"amount": str(2 * Decimal(PRICES[FAMILY_OF[shipped[3][1]]])), "currency": "EUR",
+         "method": "original_payment", "reference": "PSP-88213"}), REP)
+    await returns.inspect(session, refunded, ReturnInspect.model_validate(
+        {"lines": [{"sku": shipped[3][1], "restock": 2}]}), VERIFIER, today)
+    await returns.reject(session, await authorize(4, 1, "wrong_item", "refund"),
+                         ReturnClose(reason="the customer ordered this model"), REP, today)
+    await returns.cancel(session, await authorize(5, 1, "no_longer_needed", "refund"),
+                         ReturnClose(reason="the customer keeps it"), REP, today)
+    return 6

@@ -71,6 +71,38 @@ CHECKS: dict[str, str] = {
                       GROUP BY purchase_order_line_id) i ON i.purchase_order_line_id = l.id
          WHERE l.received <> coalesce(i.quantity, 0)
             OR l.rejected <> (SELECT coalesce(sum(rejected), 0) FROM inspection WHERE purchase_order_line_id = l.id)""",
+    "an order line's units on returns are what its returns authorized, and its returned units what came back": """
+        SELECT l.id, l.return_authorized, coalesce(r.authorized, 0) AS on_returns, l.returned,
+               coalesce(r.received, 0) AS received
+          FROM order_line l
+          LEFT JOIN (SELECT rl.order_line_id, sum(rl.quantity - rl.cancelled) AS authorized,
+                            sum(rl.received) AS received
+                       FROM return_line rl JOIN return_authorization ra ON ra.id = rl.return_id
+                      WHERE ra.status <> 'rejected' GROUP BY rl.order_line_id) r ON r.order_line_id = l.id
+         WHERE l.return_authorized <> coalesce(r.authorized, 0) OR l.returned <> coalesce(r.received, 0)""",
+    "a return line's received and inspected units are its receipts and inspections": """
+        SELECT l.id, l.received, l.restocked, l.repaired, l.scrapped, l.returned_to_supplier
+          FROM return_line l
+         WHERE l.received <> (SELECT coalesce(sum(c.quantity), 0) FROM return_receipt c WHERE c.return_line_id = l.id)
+            OR (l.restocked, l.repaired, l.scrapped, l.returned_to_supplier) <> (
+               SELECT coalesce(sum(i.restock), 0), coalesce(sum(i.repair), 0), coalesce(sum(i.scrap), 0),
+                      coalesce(sum(i.return_to_supplier), 0)
+                 FROM return_inspection i WHERE i.return_line_id = l.id)""",
+    "refunds never exceed what was paid for the refundable units: refunded = its refunds <= refundable": """
+        SELECT r.id, r.refunded_amount, coalesce(f.total, 0) AS refunds, r.refundable_amount,
+               coalesce(x.paid, 0) AS paid_for_refundable
+          FROM return_authorization r
+          LEFT JOIN (SELECT return_id, sum(amount) AS total FROM refund GROUP BY return_id) f ON f.return_id = r.id
+          LEFT JOIN (SELECT return_id, sum(refundable * unit_price) AS paid FROM return_line GROUP BY return_id) x
+            ON x.return_id = r.id
+         WHERE r.refunded_amount <> coalesce(f.total, 0) OR r.refunded_amount > r.refundable_amount
+            OR r.refundable_amount <> coalesce(x.paid, 0)""",
+    "every unit of a repair part is accounted for: quantity = consumed + cancelled + waiting + reserved": """
+        SELECT p.id, p.quantity, p.consumed, p.cancelled, p.waiting, coalesce(r.quantity, 0) AS reserved
+          FROM repair_part p
+          LEFT JOIN (SELECT owner_id, sum(quantity) AS quantity FROM reservation WHERE owner_type = 'repair_part'
+                      GROUP BY owner_id) r ON r.owner_id = p.id
+         WHERE p.quantity <> p.consumed + p.cancelled + p.waiting + coalesce(r.quantity, 0)""",
     "every product has a stock level at every warehouse": """
         SELECT p.id AS product_id, w.id AS warehouse_id FROM product p CROSS JOIN warehouse w
          WHERE NOT EXISTS (SELECT 1 FROM stock_level s WHERE s.product_id = p.id AND s.warehouse_id = w.id)""",

@@ -1,8 +1,19 @@
 """Constrained types shared by every API schema: bounded, NUL-free, and strict about extra fields."""
 
+import re
+from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 MAX_QUANTITY = 1_000_000_000
 
@@ -18,6 +29,7 @@ Reference = Annotated[str, StringConstraints(min_length=1, max_length=64, patter
 Text = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
 Barcode = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 Count = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
 
@@ -37,3 +49,25 @@ def _each_sku_once(lines: list[Any]) -> list[Any]:
 
 # Lines of one document (order, purchase order, receipt, cancel, shipment): one line per sku.
 OneLinePerSku = AfterValidator(_each_sku_once)
+
+
+DECIMAL_STRING = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,4})?$"
+
+
+def _decimal_string(value: Any) -> Decimal:
+    # Money travels as a string, never a JSON number (a float would already have lost cents).
+    if not isinstance(value, str) or not re.fullmatch(DECIMAL_STRING, value):
+        raise ValueError('a decimal string with at most 10 digits before the point and 4 after, like "49.90"')
+    return Decimal(value)
+
+
+def _plain(amount: Decimal) -> str:
+    return format(amount.normalize(), "f")
+
+
+# An amount of money in a request: a decimal string, at least 0.
+Price = Annotated[Decimal, PlainValidator(_decimal_string),
+                  WithJsonSchema({"type": "string", "pattern": DECIMAL_STRING, "examples": ["49.90"]})]
+# An amount of money in a response: a decimal string without trailing zeros.
+Money = Annotated[Decimal, PlainSerializer(_plain, return_type=str),
+                  WithJsonSchema({"type": "string", "examples": ["49.9"]}, mode="serialization")]

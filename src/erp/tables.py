@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 import erp.inventory.models  # noqa: F401
 import erp.models  # noqa: F401
 import erp.orders.models  # noqa: F401
+import erp.returns.models  # noqa: F401
 import erp.suppliers.models  # noqa: F401
 
 metadata = SQLModel.metadata

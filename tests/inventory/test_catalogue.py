@@ -8,6 +8,7 @@ async def test_creating_a_warehouse_creates_its_standard_locations(api):
     assert types == {
         "A-01": "storage", "RECEIVING": "receiving", "QUARANTINE": "quarantine", "PACKING": "packing",
         "SCRAP": "scrap", "SUPPLIER": "supplier", "CUSTOMER": "customer", "ADJUSTMENT": "adjustment",
+            "CONSUMPTION": "consumption",
     }
     assert (await api.ok("get", "/warehouses/MAD-1"))["handling_days"] == 1
 

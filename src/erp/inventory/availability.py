@@ -51,7 +51,8 @@ class Promise:
     basis: str  # in_stock | incoming_supply | supplier_lead_time | cannot_promise
     reason: str
     estimated: bool = False
-    supply_reference: str | None = None
+    supply_reference: str | None = None  # the purchase order it waits for
+    supply_warehouse_id: int | None = None  # where that supply arrives
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,8 @@ def backorder_promise(missing: int, availability: Availability, today: date) -> 
         covered += lot.quantity
         if covered >= missing:
             ready = max(lot.due, today) + timedelta(days=lot.handling_days)
-            return Promise(ready, "incoming_supply", lot.reason, supply_reference=lot.reference)
+            return Promise(ready, "incoming_supply", lot.reason, supply_reference=lot.reference,
+                           supply_warehouse_id=lot.warehouse_id)
     if availability.lead_time_days is not None:
         handling = min((s.handling_days for s in availability.stock), default=0)
         return Promise(
@@ -146,7 +148,7 @@ def queue_promises(availability: Availability, queue: Sequence[int], today: date
         if lot_found is not None:
             promises.append(Promise(
                 max(lot_found.due, today) + timedelta(days=lot_found.handling_days), "incoming_supply",
-                lot_found.reason, supply_reference=lot_found.reference))
+                lot_found.reason, supply_reference=lot_found.reference, supply_warehouse_id=lot_found.warehouse_id))
         else:
             promises.append(backorder_promise(need, Availability(
                 availability.sku, availability.product_id, availability.stock,

@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp.db import add_unique, first_or_404
-from erp.errors import AlreadyExists, InvalidRequest, VersionConflict
+from erp.errors import AlreadyExists, InvalidRequest, InvalidTransition, VersionConflict
 from erp.inventory.models import Location, Product, Warehouse
 from erp.inventory.schemas import LocationCreate, ProductCreate, ProductUpdate, WarehouseCreate
 
@@ -18,11 +18,20 @@ STANDARD_LOCATIONS = (
     ("SUPPLIER", "supplier"),
     ("CUSTOMER", "customer"),
     ("ADJUSTMENT", "adjustment"),
+    ("CONSUMPTION", "consumption"),
 )
 
 # Every product has a stock level at every warehouse (an invariant `erp check` verifies).
 LEVELS_FOR_PRODUCT = text("INSERT INTO stock_level (product_id, warehouse_id) SELECT :p, id FROM warehouse")
 LEVELS_FOR_WAREHOUSE = text("INSERT INTO stock_level (product_id, warehouse_id) SELECT id, :w FROM product")
+# Where goods go into storage when nobody names a bin: a bin already holding the product, else the first
+# in walking order.
+PUTAWAY_BIN = text("""
+    SELECT loc.id FROM location loc
+      LEFT JOIN location_balance b ON b.location_id = loc.id AND b.product_id = :p
+     WHERE loc.warehouse_id = :w AND loc.type = 'storage'
+     ORDER BY coalesce(b.quantity, 0) > 0 DESC, loc.sequence, loc.code LIMIT 1
+""")
 
 
 # --- products ---------------------------------------------------------------------------------------
@@ -108,3 +117,16 @@ async def location_of_type(session: AsyncSession, warehouse_id: int, type_: str)
         select(Location).where(Location.warehouse_id == warehouse_id, Location.type == type_).order_by(Location.id),
         missing=f"Warehouse {warehouse_id} has no {type_} location.",
     ))[0]
+
+
+async def putaway_bin(session: AsyncSession, warehouse_id: int, product_id: int, address: str | None) -> int:
+    """The storage bin of the warehouse that goods are put away in: the one named, or the usual one."""
+    if address is not None:
+        location, warehouse = await resolve_location(session, address)
+        if warehouse.id != warehouse_id or location.type != "storage":
+            raise InvalidRequest(f"{address} is not a storage bin of the receiving warehouse.")
+        return location.id
+    chosen = (await session.execute(PUTAWAY_BIN, {"p": product_id, "w": warehouse_id})).scalar()
+    if chosen is None:
+        raise InvalidTransition("The warehouse has no storage bin to put goods away in; create one first.")
+    return chosen

@@ -15,7 +15,8 @@ from sqlmodel import Field, SQLModel
 from erp.models import counter, created_at, timestamp
 
 PHYSICAL_TYPES = ("receiving", "quarantine", "storage", "packing", "scrap")
-VIRTUAL_TYPES = ("supplier", "customer", "adjustment")
+# Outside the warehouse: where goods come from and go to. `consumption` takes parts used up in repairs.
+VIRTUAL_TYPES = ("supplier", "customer", "adjustment", "consumption")
 LOCATION_TYPES = PHYSICAL_TYPES + VIRTUAL_TYPES
 
 

@@ -8,12 +8,13 @@ Callers hold the stock-level locks of the products concerned at every warehouse
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import events
-from erp.inventory import availability, reservations
+from erp.inventory import availability, reservations, waiting
 from erp.inventory.availability import by_priority
 from erp.inventory.messages import ReservationsReclaimed, StockAdded, SupplyChanged
 from erp.inventory.reservations import ORDER_LINE, holdings
@@ -33,15 +34,11 @@ SET_PROMISE = text(
     "UPDATE order_line SET promised_date = :d, promise_basis = :b, promise_reason = :r,"
     " backorder_warehouse_id = coalesce(:w, backorder_warehouse_id) WHERE id = :id"
 )
-# Backordered lines of the products, oldest order first: the queue for stock and supply.
-QUEUE = text(
-    "SELECT l.id, l.order_id, o.number, l.product_id, l.backordered, l.promised_date, l.promise_basis,"
-    " l.promise_reason, p.sku FROM order_line l JOIN sales_order o ON o.id = l.order_id"
-    " JOIN product p ON p.id = l.product_id"
-    " WHERE l.product_id = ANY(:products) AND l.backordered > 0 ORDER BY o.id, l.id"
+LINES = text(
+    "SELECT l.id, l.order_id, o.number, l.product_id, l.promised_date, l.promise_basis, l.promise_reason, p.sku"
+    " FROM order_line l JOIN sales_order o ON o.id = l.order_id JOIN product p ON p.id = l.product_id"
+    " WHERE l.id = ANY(:ids)"
 )
-LINE_ORDERS = text("SELECT l.id, l.order_id, o.number FROM order_line l JOIN sales_order o ON o.id = l.order_id"
-                   " WHERE l.id = ANY(:ids)")
 
 
 async def reallocate(
@@ -88,63 +85,53 @@ async def repromise(session: AsyncSession, line_ids: Iterable[int], today: date,
         await repromise_backorders(session, waiting, actor, today)
 
 
+async def _lines(session: AsyncSession, line_ids: Iterable[int]) -> dict[int, Any]:
+    return {row.id: row for row in (await session.execute(LINES, {"ids": list(line_ids)})).all()}
+
+
 async def repromise_backorders(session: AsyncSession, product_ids: Iterable[int], actor: str, today: date) -> None:
-    """Walk each product's backorders oldest first against stock and dated supply; every promise that
-    changes is written to its line and recorded on the order's timeline."""
-    product_ids = sorted(set(product_ids))
-    queue = (await session.execute(QUEUE, {"products": product_ids})).all()
-    if not queue:
+    """Promise each waiting line from its place in its product's queue (shared with repair parts); every
+    promise that changes is written to its line and recorded on the order's timeline."""
+    promised = [(w, p) for w, p in await waiting.promises(session, list(product_ids), today)
+                if w.owner_type == ORDER_LINE]
+    if not promised:
         return
-    stock = await availability.load_products(session, product_ids)
-    await availability.with_supply(session, list(stock.values()))
-    for product_id in product_ids:
-        lines = [line for line in queue if line.product_id == product_id]
-        if not lines:
+    lines = await _lines(session, [w.owner_id for w, _ in promised])
+    for entry, promise in promised:
+        line = lines[entry.owner_id]
+        before = (line.promised_date, line.promise_basis, line.promise_reason)
+        after = (promise.date, promise.basis, promise.reason[:300])
+        if before == after:
             continue
-        entry = stock[product_id]
-        for line, promise in zip(lines, availability.queue_promises(entry, [x.backordered for x in lines], today),
-                                 strict=True):
-            before = (line.promised_date, line.promise_basis, line.promise_reason)
-            after = (promise.date, promise.basis, promise.reason[:300])
-            if before == after:
-                continue
-            warehouse = next((s.warehouse_id for s in entry.all_supply if s.reference == promise.supply_reference),
-                             None)
-            await session.execute(SET_PROMISE, {"d": promise.date, "b": promise.basis, "r": promise.reason[:300],
-                                                "w": warehouse, "id": line.id})
-            await events.record(session, "order.repromised", line.number, actor, order_id=line.order_id, data={
-                "sku": line.sku, "line_id": line.id,
-                "from": {"date": line.promised_date, "basis": line.promise_basis, "reason": line.promise_reason},
-                "to": {"date": promise.date, "basis": promise.basis, "reason": promise.reason}})
+        await session.execute(SET_PROMISE, {"d": promise.date, "b": promise.basis, "r": promise.reason[:300],
+                                            "w": promise.supply_warehouse_id, "id": line.id})
+        await events.record(session, "order.repromised", line.number, actor, order_id=line.order_id, data={
+            "sku": line.sku, "line_id": line.id,
+            "from": {"date": line.promised_date, "basis": line.promise_basis, "reason": line.promise_reason},
+            "to": {"date": promise.date, "basis": promise.basis, "reason": promise.reason}})
 
 
 async def fill_backorders(session: AsyncSession, product_ids: Iterable[int], actor: str, today: date) -> list[str]:
-    """Reserve newly available stock for waiting lines, oldest order first. Returns the orders touched."""
+    """Reserve newly available stock for waiting lines, first come first served (with repair parts in
+    the same queue). Returns the orders touched."""
     product_ids = sorted(set(product_ids))
-    waiting = (await session.execute(QUEUE, {"products": product_ids})).all()
-    if not waiting:
+    queue = await waiting.queue(session, product_ids)
+    mine = [w for w in queue if w.owner_type == ORDER_LINE]
+    if not mine:
         return []
-    await lock_orders(session, {w.order_id for w in waiting})
-    stock = await availability.load_products(session, product_ids)
-    free = {(p, s.warehouse_id): s.available for p, a in stock.items() for s in a.stock}
+    lines = await _lines(session, [w.owner_id for w in mine])
+    await lock_orders(session, {line.order_id for line in lines.values()})
     touched: dict[int, str] = {}
-    for line in waiting:
-        remaining, placed = line.backordered, {}
-        for warehouse in by_priority(stock[line.product_id].stock):
-            key = (line.product_id, warehouse.warehouse_id)
-            take = min(remaining, free[key])
-            if take > 0 and await reservations.reserve(session, ORDER_LINE, line.id, line.product_id,
-                                                       warehouse.warehouse_id, take):
-                free[key] -= take
-                remaining -= take
-                placed[warehouse.code] = take
-        if placed:
-            await session.execute(SET_BACKORDERED, {"b": remaining, "id": line.id})
-            if remaining == 0:
-                await repromise(session, [line.id], today, actor)
-            await events.record(session, "order.backorder_filled", line.number, actor, order_id=line.order_id,
-                                data={"line_id": line.id, "reserved": placed, "still_backordered": remaining})
-            touched[line.order_id] = line.number
+    for entry, takes in await waiting.fill(session, queue, ORDER_LINE):
+        line = lines[entry.owner_id]
+        remaining = entry.quantity - sum(quantity for _, quantity in takes)
+        await session.execute(SET_BACKORDERED, {"b": remaining, "id": line.id})
+        if remaining == 0:
+            await repromise(session, [line.id], today, actor)
+        await events.record(session, "order.backorder_filled", line.number, actor, order_id=line.order_id,
+                            data={"line_id": line.id, "reserved": {s.code: q for s, q in takes},
+                                  "still_backordered": remaining})
+        touched[line.order_id] = line.number
     for order_id in touched:
         await refresh_status(session, order_id, actor)
     if touched:
@@ -171,7 +158,7 @@ async def on_reservations_reclaimed(session: AsyncSession, message: Reservations
     lines = [r for r in message.reclaimed if r.owner_type == ORDER_LINE]
     if not lines:
         return
-    orders = {row.id: row for row in (await session.execute(LINE_ORDERS, {"ids": [r.owner_id for r in lines]}))}
+    orders = await _lines(session, [r.owner_id for r in lines])
     today = date.today()
     for reclaimed in lines:
         await shrink_open_picks(session, reclaimed.owner_id, reclaimed.quantity, reclaimed.warehouse_id)

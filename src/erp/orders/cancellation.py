@@ -21,6 +21,10 @@ LOCK_LINES = text(
     f" {held(ORDER_LINE, 'l.id')} AS reserved"
     " FROM order_line l JOIN product p ON p.id = l.product_id WHERE l.order_id = :id FOR UPDATE OF l"
 )
+CANCELLABLE = text(
+    f"SELECT l.backordered + {held(ORDER_LINE, 'l.id')} FROM order_line l JOIN sales_order o ON o.id = l.order_id"
+    " JOIN product p ON p.id = l.product_id WHERE o.number = :n AND p.sku = :sku"
+)
 CANCEL_UNITS = text(
     "UPDATE order_line SET cancelled = cancelled + :q, backordered = backordered - :b WHERE id = :id"
 )
@@ -71,3 +75,8 @@ async def cancel(session: AsyncSession, number: str, data: CancelRequest, actor:
     await refresh_status(session, oid, actor.name)
     if released_products:
         await backorders.fill_backorders(session, released_products, actor.name, today)
+
+
+async def cancellable(session: AsyncSession, number: str, sku: str) -> int:
+    """Units of the order's line for `sku` that can still be cancelled (backordered or only reserved)."""
+    return (await session.execute(CANCELLABLE, {"n": number, "sku": sku})).scalar() or 0

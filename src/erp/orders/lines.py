@@ -87,3 +87,29 @@ async def shrink_open_picks(session: AsyncSession, line_id: int, quantity: int, 
             break
         await session.execute(SHRINK_PICK, {"q": take, "id": row.id})
         quantity -= take
+
+
+# --- units coming back (returns hold these counters through the functions below) --------------------
+
+CLAIM_FOR_RETURN = text(
+    "UPDATE order_line SET return_authorized = return_authorized + :q"
+    " WHERE id = :id AND shipped - return_authorized >= :q RETURNING id"
+)
+UNCLAIM_FOR_RETURN = text("UPDATE order_line SET return_authorized = return_authorized - :q WHERE id = :id")
+ADD_RETURNED = text("UPDATE order_line SET returned = returned + :q WHERE id = :id")
+
+
+async def claim_for_return(session: AsyncSession, line_id: int, quantity: int) -> bool:
+    """Put shipped units of a line on a return: one conditional update, so concurrent returns can never
+    claim more than was shipped. False (and nothing changed) when fewer are left."""
+    return (await session.execute(CLAIM_FOR_RETURN, {"q": quantity, "id": line_id})).first() is not None
+
+
+async def unclaim_for_return(session: AsyncSession, line_id: int, quantity: int) -> None:
+    """Units a return no longer covers (cancelled, rejected, never sent) can be returned again."""
+    await session.execute(UNCLAIM_FOR_RETURN, {"q": quantity, "id": line_id})
+
+
+async def add_returned(session: AsyncSession, line_id: int, quantity: int) -> None:
+    """Units that came back (negative: sent back to the customer after all)."""
+    await session.execute(ADD_RETURNED, {"q": quantity, "id": line_id})

@@ -1,7 +1,17 @@
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Date, Index, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    Index,
+    Numeric,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -38,6 +48,11 @@ class SalesOrder(SQLModel, table=True):
     ship_to: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
     external_ref: str | None = Field(default=None, max_length=64)
     allow_backorder: bool = flag(True)
+    # ISO 4217; the lines' unit prices are in it. Optional: orders from clients that send no prices have none.
+    currency: str | None = Field(default=None, max_length=3)
+    # Place in the first-come, first-served queue for stock and supply (shared with repair parts).
+    queue_position: int | None = Field(default=None, sa_type=BigInteger, nullable=False, sa_column_kwargs={
+        "server_default": text("nextval('demand_queue_seq')")})
     created_by: str = Field(max_length=100)
     version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
     created_at: datetime | None = created_at()
@@ -49,7 +64,8 @@ class OrderLine(SQLModel, table=True):
     """Where every unit of a line is: ordered = cancelled + backordered + reserved + picked.
 
     `reserved` is not stored: it is the sum of the line's reservations. Of the picked units, `packed`
-    passed the second person's verification, `shipped` left with a carrier.
+    passed the second person's verification, `shipped` left with a carrier. Of the shipped units,
+    `return_authorized` are on returns (not cancelled or rejected) and `returned` came back.
     """
 
     __tablename__ = "order_line"
@@ -61,7 +77,9 @@ class OrderLine(SQLModel, table=True):
             name="quantities",
         ),
         CheckConstraint("shipped >= 0 AND packed >= shipped AND picked >= packed", name="fulfilment"),
-        CheckConstraint("returned >= 0 AND returned <= shipped", name="returned"),
+        CheckConstraint("returned >= 0 AND returned <= return_authorized AND return_authorized <= shipped",
+                        name="returned"),
+        CheckConstraint("unit_price >= 0", name="unit_price"),
         CheckConstraint(f"promise_basis IN {PROMISE_BASES}", name="promise_basis"),
         Index("ix_order_line_backordered", "product_id", "backorder_warehouse_id",
               postgresql_where=text("backordered > 0")),
@@ -80,8 +98,13 @@ class OrderLine(SQLModel, table=True):
     picked: int = counter()
     packed: int = counter()
     shipped: int = counter()
+    return_authorized: int = counter()
     returned: int = counter()
+    # What the customer pays per unit, in the order's currency; null when the client sent no price.
+    unit_price: Decimal | None = Field(default=None, sa_type=Numeric(14, 4))
     promised_date: date | None = Field(default=None, sa_type=Date)
+    # The promise made when the order was placed: how late a line is, is a field, not a timeline reading.
+    first_promised_date: date | None = Field(default=None, sa_type=Date)
     promise_basis: str = Field(max_length=20)
     promise_reason: str = Field(max_length=300)
 

@@ -142,7 +142,7 @@ async def create_pick_list(session: AsyncSession, data: PickListCreate, actor: P
     await lock_orders(session, order_ids)
     # Re-read under the locks: what each line still needs listed here.
     needs = (await session.execute(NEEDS, {"w": warehouse.id, "orders": order_ids})).all()
-    bins = await _free_bins(session, warehouse.id, products)
+    bins = await free_bins(session, warehouse.id, products)
     planned: list[Pick] = []
     for need in needs:
         if need.needed <= 0:
@@ -167,7 +167,7 @@ async def create_pick_list(session: AsyncSession, data: PickListCreate, actor: P
     return await get_pick_list(session, pick_list)
 
 
-async def _free_bins(session: AsyncSession, warehouse_id: int, products: list[int]) -> dict[int, list[Bin]]:
+async def free_bins(session: AsyncSession, warehouse_id: int, products: list[int]) -> dict[int, list[Bin]]:
     """Storage bins holding each product, in walking order, less what open pick lists already claim."""
     bins: dict[int, list[Bin]] = defaultdict(list)
     for row in (await session.execute(FREE_BINS, {"w": warehouse_id, "products": products})).all():

@@ -25,19 +25,20 @@ from erp.orders.view import assemble
 INSERT_ORDER = text(f"""
 WITH o AS (
     INSERT INTO sales_order (channel, status, customer_name, customer_email, customer_phone, ship_to,
-                             external_ref, allow_backorder, created_by)
+                             external_ref, allow_backorder, currency, created_by)
     VALUES (:channel, :status, :name, :email, :phone, CAST(:ship_to AS jsonb), :external_ref, :allow_backorder,
-            :actor)
+            :currency, :actor)
     RETURNING id, number, created_at
 ), l AS (
-    INSERT INTO order_line (order_id, line_no, product_id, quantity, backordered, backorder_warehouse_id,
-                            promised_date, promise_basis, promise_reason)
-    SELECT o.id, x.line_no, x.product_id, x.quantity, x.backordered, x.backorder_warehouse_id,
-           x.promised_date, x.promise_basis, x.promise_reason
+    INSERT INTO order_line (order_id, line_no, product_id, quantity, unit_price, backordered,
+                            backorder_warehouse_id, promised_date, first_promised_date, promise_basis, promise_reason)
+    SELECT o.id, x.line_no, x.product_id, x.quantity, x.unit_price, x.backordered, x.backorder_warehouse_id,
+           x.promised_date, x.promised_date, x.promise_basis, x.promise_reason
       FROM o, unnest(CAST(:line_nos AS int[]), CAST(:products AS int[]), CAST(:quantities AS bigint[]),
-                     CAST(:backordered AS bigint[]), CAST(:backorder_warehouses AS int[]),
-                     CAST(:dates AS date[]), CAST(:bases AS text[]), CAST(:reasons AS text[]))
-           AS x(line_no, product_id, quantity, backordered, backorder_warehouse_id, promised_date,
+                     CAST(:unit_prices AS numeric[]), CAST(:backordered AS bigint[]),
+                     CAST(:backorder_warehouses AS int[]), CAST(:dates AS date[]), CAST(:bases AS text[]),
+                     CAST(:reasons AS text[]))
+           AS x(line_no, product_id, quantity, unit_price, backordered, backorder_warehouse_id, promised_date,
                 promise_basis, promise_reason)
     RETURNING id, line_no
 ), e AS (
@@ -56,7 +57,7 @@ SELECT o.id, o.number, o.created_at, (SELECT array_agg(l.id ORDER BY l.line_no) 
 EXISTING_REF = text("SELECT number FROM sales_order WHERE channel = :c AND external_ref = :r")
 RECORD_PLAN = text(
     "UPDATE order_line SET backordered = :b, backorder_warehouse_id = :w, promised_date = :d,"
-    " promise_basis = :basis, promise_reason = :r WHERE id = :id"
+    " first_promised_date = :d, promise_basis = :basis, promise_reason = :r WHERE id = :id"
 )
 SET_STATUS = text("UPDATE sales_order SET status = :s WHERE id = :id")
 
@@ -96,9 +97,8 @@ def _backorder_warehouse(allocation: LineAllocation, promise: availability.Promi
     """Backordered units wait where their supply arrives, else at the product's first warehouse."""
     if not allocation.backordered:
         return None
-    for lot in stock.supply:
-        if lot.reference == promise.supply_reference:
-            return lot.warehouse_id
+    if promise.supply_warehouse_id is not None:
+        return promise.supply_warehouse_id
     first = first_choice(stock.stock)
     return first.warehouse_id if first else None
 
@@ -135,9 +135,11 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
         "channel": data.channel, "status": plan.status, "name": data.customer.name,
         "email": data.customer.email.lower(), "phone": data.customer.phone,
         "ship_to": data.ship_to.model_dump_json() if data.ship_to else None,
-        "external_ref": data.external_ref, "allow_backorder": data.allow_backorder, "actor": actor.name,
-        "line_nos": [a.line_no for a in plan.allocations], "products": [a.product_id for a in plan.allocations],
-        "quantities": [a.quantity for a in plan.allocations], "backordered": [a.backordered for a in plan.allocations],
+        "external_ref": data.external_ref, "allow_backorder": data.allow_backorder, "currency": data.currency,
+        "actor": actor.name, "line_nos": [a.line_no for a in plan.allocations],
+        "products": [a.product_id for a in plan.allocations], "quantities": [a.quantity for a in plan.allocations],
+        "unit_prices": [line.unit_price for line in data.lines],
+        "backordered": [a.backordered for a in plan.allocations],
         "backorder_warehouses": plan.backorder_warehouses(),
         "dates": [p.date for p in plan.promises], "bases": [p.basis for p in plan.promises],
         "reasons": [p.reason[:300] for p in plan.promises], "event": json.dumps(event),
@@ -182,13 +184,14 @@ def placed_answer(data: OrderCreate, actor: Principal, plan: Plan, number: str, 
     order = {"number": number, "status": plan.status, "channel": data.channel,
              "customer_name": data.customer.name, "customer_email": data.customer.email.lower(),
              "customer_phone": data.customer.phone, "ship_to": data.ship_to.model_dump() if data.ship_to else None,
-             "external_ref": data.external_ref, "created_at": created_at, "version": 1}
+             "external_ref": data.external_ref, "currency": data.currency, "created_at": created_at, "version": 1}
     lines = [{"line_no": a.line_no, "sku": plan.by_product[a.product_id].sku,
               "name": plan.by_product[a.product_id].name, "quantity": a.quantity, "cancelled": 0,
               "backordered": a.backordered, "picked": 0, "packed": 0, "shipped": 0, "returned": 0,
-              "promised_date": p.date, "promise_basis": p.basis, "reason": p.reason[:300],
+              "unit_price": line.unit_price, "promised_date": p.date, "first_promised_date": p.date,
+              "promise_basis": p.basis, "reason": p.reason[:300],
               "allocations": [{"warehouse": s.code, "reserved": q} for s, q in a.takes]}
-             for a, p in zip(plan.allocations, plan.promises, strict=True)]
+             for a, p, line in zip(plan.allocations, plan.promises, data.lines, strict=True)]
     placed = {"id": event_id, "at": created_at, "type": "order.placed", "actor": actor.name,
               "channel": data.channel, "data": event}
     return assemble(order, lines, [], 0, [placed], touch_threshold=0)

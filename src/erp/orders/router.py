@@ -77,12 +77,6 @@ async def list_orders(
                           lambda r: OrderSummary.model_validate(r[0], from_attributes=True))
 
 
-@router.get("/orders/{number}")
-async def get_order(number: OrderNumber, request: Request, actor: OrderReader, session: SessionDep) -> OrderOut:
-    """The order status view: status in words, each line's state and promise, shipments, touches, timeline."""
-    return await _view(request, session, number)
-
-
 @router.post("/orders/{number}/cancel")
 async def cancel_order(number: OrderNumber, body: CancelRequest, request: Request, actor: ServiceRep,
                        session: SessionDep) -> OrderOut:

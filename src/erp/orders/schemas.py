@@ -6,11 +6,14 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from erp.schemas import (
     NO_NUL,
     Barcode,
+    Currency,
     Email,
     Input,
     LocationRef,
+    Money,
     Name,
     OneLinePerSku,
+    Price,
     Quantity,
     Reference,
     Sku,
@@ -42,6 +45,7 @@ class Address(Input):
 class LineRequestIn(Input):
     sku: Sku
     quantity: Quantity
+    unit_price: Price | None = Field(default=None, description="What the customer pays per unit, in `currency`.")
 
 
 class OrderCreate(Input):
@@ -51,6 +55,13 @@ class OrderCreate(Input):
     ship_to: Address | None = None
     external_ref: Reference | None = None
     allow_backorder: bool = True
+    currency: Currency | None = Field(default=None, description="ISO 4217; required when lines carry prices.")
+
+    @model_validator(mode="after")
+    def _prices_have_a_currency(self) -> "OrderCreate":
+        if self.currency is None and any(line.unit_price is not None for line in self.lines):
+            raise ValueError("currency is required when lines carry a unit_price")
+        return self
 
 class LineQuantity(Input):
     sku: Sku
@@ -137,8 +148,10 @@ class OrderLineOut(BaseModel):
     shipped: int
     cancelled: int
     returned: int
+    unit_price: Money | None
     state: str = Field(description="The line's state in words.")
     promised_date: date | None
+    first_promised_date: date | None = Field(description="The promise made when the order was placed.")
     promise_basis: str
     reason: str
     allocations: list[AllocationOut]
@@ -187,6 +200,7 @@ class OrderOut(BaseModel):
     customer: CustomerOut
     ship_to: dict[str, Any] | None
     external_ref: str | None
+    currency: str | None
     created_at: datetime
     promised_date: date | None = Field(description="When the whole order is promised; null if it cannot be.")
     promise_basis: str

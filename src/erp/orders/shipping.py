@@ -7,11 +7,12 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from erp import events
+from erp import bus, events
 from erp.auth import Principal
 from erp.errors import Forbidden, InvalidTransition, ScanMismatch
 from erp.inventory import catalogue, ledger
 from erp.orders.lines import current_status, order_id, refresh_status
+from erp.orders.messages import OrderShipped
 from erp.orders.schemas import PackRequest, ShipmentCreate
 
 UNPACKED = text("""
@@ -116,6 +117,7 @@ async def ship(session: AsyncSession, number: str, data: ShipmentCreate, actor: 
     await events.record(session, "order.shipped", number, actor.name, order_id=oid,
                         data={"carrier": data.carrier, "tracking_number": data.tracking_number, "lines": shipped})
     await refresh_status(session, oid, actor.name)
+    await bus.publish(session, OrderShipped(oid, actor.name))
 
 
 async def mark_delivered(session: AsyncSession, number: str, actor: Principal) -> None:

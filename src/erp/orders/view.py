@@ -21,12 +21,13 @@ from erp.orders.status import LineState, line_state_text, status_text
 
 VIEW = text(f"""
 SELECT o.id, o.number, o.status, o.channel, o.customer_name, o.customer_email, o.customer_phone, o.ship_to,
-       o.external_ref, o.created_at, o.version,
+       o.external_ref, o.currency, o.created_at, o.version,
        (SELECT count(*) FROM order_contact c WHERE c.order_id = o.id) AS touches,
        (SELECT coalesce(json_agg(json_build_object(
             'line_no', l.line_no, 'sku', p.sku, 'name', p.name, 'quantity', l.quantity, 'cancelled', l.cancelled,
             'backordered', l.backordered, 'picked', l.picked, 'packed', l.packed, 'shipped', l.shipped,
-            'returned', l.returned, 'promised_date', l.promised_date, 'promise_basis', l.promise_basis,
+            'returned', l.returned, 'unit_price', l.unit_price::text, 'promised_date', l.promised_date,
+            'first_promised_date', l.first_promised_date, 'promise_basis', l.promise_basis,
             'reason', l.promise_reason,
             'listed', {listed('l.id')},
             'allocations', (SELECT coalesce(json_agg(json_build_object('warehouse', w.code, 'reserved', h.quantity)
@@ -113,7 +114,8 @@ def line_out(line: dict[str, Any]) -> tuple[OrderLineOut, LineState]:
         line_no=line["line_no"], sku=line["sku"], name=line["name"], quantity=line["quantity"],
         reserved=reserved, backordered=line["backordered"], picked=line["picked"], packed=line["packed"],
         shipped=line["shipped"], cancelled=line["cancelled"], returned=line["returned"],
-        state=line_state_text(state), promised_date=line["promised_date"],
+        unit_price=line["unit_price"], state=line_state_text(state), promised_date=line["promised_date"],
+        first_promised_date=line["first_promised_date"],
         promise_basis=line["promise_basis"], reason=line["reason"],
         allocations=[AllocationOut(**a) for a in line["allocations"]],
     ), state
@@ -129,7 +131,8 @@ def assemble(order: dict[str, Any], lines: list[dict[str, Any]], shipments: list
         status_text=status_text(order["status"], promised, reason, states), channel=order["channel"],
         customer=CustomerOut(name=order["customer_name"], email=order["customer_email"],
                              phone=order["customer_phone"]),
-        ship_to=order["ship_to"], external_ref=order["external_ref"], created_at=order["created_at"],
+        ship_to=order["ship_to"], external_ref=order["external_ref"], currency=order["currency"],
+        created_at=order["created_at"],
         promised_date=promised, promise_basis=basis, reason=reason, lines=outs,
         shipments=[ShipmentOut(**s) for s in shipments], touches=touches,
         needs_attention=touches > touch_threshold,

@@ -115,3 +115,23 @@ class Inspection(SQLModel, table=True):
     inspected_by: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = created_at()
     inspected_at: datetime | None = timestamp()
+
+
+class SupplierDefect(SQLModel, table=True):
+    """Units of a supplier's product found defective after it was received and accepted: returned by a
+    customer as defective, or sent back to the supplier from a return. Rejects at receipt inspection are
+    counted from `inspection`."""
+
+    __tablename__ = "supplier_defect"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity"),
+        Index("ix_supplier_defect_supplier_id", "supplier_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id")
+    product_id: int = Field(foreign_key="product.id")
+    quantity: int
+    reason: str = Field(max_length=30)
+    reference: str = Field(max_length=64)
+    created_at: datetime | None = created_at()

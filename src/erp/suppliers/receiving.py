@@ -45,15 +45,6 @@ RECORD_INSPECTION = text("""
     UPDATE inspection SET accepted = :a, rejected = :r, notes = :n, status = 'done', inspected_by = :by,
            inspected_at = now() WHERE id = :id
 """)
-# Where accepted goods go when the inspector names no bin: a bin already holding the product, else the
-# first in walking order.
-PUTAWAY_BIN = text("""
-    SELECT loc.id FROM location loc
-      LEFT JOIN location_balance b ON b.location_id = loc.id AND b.product_id = :p
-     WHERE loc.warehouse_id = :w AND loc.type = 'storage'
-     ORDER BY coalesce(b.quantity, 0) > 0 DESC, loc.sequence, loc.code LIMIT 1
-""")
-
 
 
 class OverReceipt(Conflict):
@@ -110,7 +101,7 @@ async def inspect(session: AsyncSession, inspection_id: int, data: InspectionRes
         raise InvalidRequest(f"accepted + rejected must be {row.quantity}, the units received; "
                              f"got {data.accepted + data.rejected}.")
     if data.accepted:
-        bin_id = await _putaway_bin(session, row.warehouse_id, row.product_id, data.location)
+        bin_id = await catalogue.putaway_bin(session, row.warehouse_id, row.product_id, data.location)
         await ledger.record_move(session, product_id=row.product_id, from_location_id=row.location_id,
                                  to_location_id=bin_id, quantity=data.accepted, reason="inspection_accepted",
                                  reference=row.number, actor=actor.name)
@@ -128,15 +119,3 @@ async def inspect(session: AsyncSession, inspection_id: int, data: InspectionRes
         await bus.publish(session, StockAdded((row.product_id,), actor.name))
     await bus.publish(session, SupplyChanged((row.product_id,), actor.name))
     return await get_inspection(session, inspection_id)
-
-
-async def _putaway_bin(session: AsyncSession, warehouse_id: int, product_id: int, address: str | None) -> int:
-    if address is not None:
-        location, warehouse = await catalogue.resolve_location(session, address)
-        if warehouse.id != warehouse_id or location.type != "storage":
-            raise InvalidRequest(f"{address} is not a storage bin of the receiving warehouse.")
-        return location.id
-    chosen = (await session.execute(PUTAWAY_BIN, {"p": product_id, "w": warehouse_id})).scalar()
-    if chosen is None:
-        raise InvalidTransition("The warehouse has no storage bin to put accepted goods in; create one first.")
-    return chosen

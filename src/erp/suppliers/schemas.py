@@ -4,9 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from erp.schemas import Code, Email, Input, LocationRef, Name, OneLinePerSku, Quantity, Sku, Text
+from erp.schemas import Code, Currency, Email, Input, LocationRef, Name, OneLinePerSku, Quantity, Sku, Text
 
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999"), max_digits=14, decimal_places=4)]
 SupplierSku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 LeadTime = Annotated[int, Field(ge=0, le=730)]

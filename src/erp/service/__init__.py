@@ -1,0 +1,1 @@
+"""Customer service: what a rep reads and does across domains (the order's whole case)."""
