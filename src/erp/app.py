@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from erp import idempotency
 from erp import logging as erp_logging
 from erp.admin import router as admin_router
 from erp.config import Settings, get_settings
@@ -45,7 +46,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         # Reads need no BEGIN/COMMIT round trips: each statement sees a consistent snapshot of its own.
         app.state.read_sessionmaker = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
         try:
-            yield
+            async with idempotency.expiry_sweep(engine, settings.idempotency_ttl_hours):
+                yield
         finally:
             await engine.dispose()
 

@@ -1,6 +1,7 @@
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +21,8 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 15_000
     lock_timeout_ms: int = 5_000
 
+    # Idempotency records are replayed for this long, then ignored and purged.
+    idempotency_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 365)
     # A key revoked through the API stops working everywhere after at most this long.
     auth_cache_seconds: float = 5.0
     # Receipts may exceed a purchase-order line's quantity by at most this share (5.0 = 5%).

@@ -4,23 +4,48 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from erp import idempotency
+from erp.auth import authorize, required_roles
 from erp.db import UnitOfWork
-from erp.idempotency import HEADER, run_idempotent
+
+
+def _roles(dependant: Dependant) -> tuple[str, ...] | None:
+    """The roles the route's `allow(...)` dependency admits, wherever it sits in the dependency tree."""
+    for dependency in dependant.dependencies:
+        roles = required_roles(dependency.call)
+        if roles is None:
+            roles = _roles(dependency)
+        if roles is not None:
+            return roles
+    return None
 
 
 class TransactionalRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        roles = _roles(self.dependant)
+        policy = idempotency.policy_of(self.endpoint)
 
         async def run_in_transaction(request: Request) -> Response:
-            reading = request.method in ("GET", "HEAD")
+            reading = request.method in ("GET", "HEAD") or policy.read_only
             uow = UnitOfWork(request.app.state.read_sessionmaker if reading else request.app.state.sessionmaker)
             request.state.uow = uow
             try:
-                key = request.headers.get(HEADER) if request.method == "POST" else None
-                response = await (run_idempotent(request, uow, key, handler) if key is not None else handler(request))
+                key = request.headers.get(idempotency.HEADER) if request.method == "POST" else None
+                if key is not None and policy.read_only:
+                    idempotency.validate_key(key)  # accepted, and nothing to keep: the route changes nothing
+                    key = None
+                if key is not None:
+                    # Who is asking is settled before anything stored is looked at: a revoked key is 401
+                    # and a role that may not call the route is 403, never a replay.
+                    if roles is not None:
+                        await authorize(request, roles)
+                    response = await idempotency.run_idempotent(request, uow, key, handler, policy)
+                else:
+                    response = await handler(request)
                 # Commit before returning: a failed COMMIT must reach the client as an error, not a 201.
                 await uow.commit()
                 return response
