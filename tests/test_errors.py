@@ -2,6 +2,7 @@
 
 import pytest
 
+from erp.routing import router
 from tests.builders import given_product, given_warehouse
 
 BAD_BODIES = [
@@ -70,3 +71,19 @@ async def test_every_response_carries_a_request_id(client):
     response = await client.get("http://test/healthz", headers={"X-Request-ID": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
     assert len((await client.get("http://test/healthz")).headers["x-request-id"]) == 32
+
+
+async def test_an_unexpected_error_is_a_500_problem_that_says_the_connection_closes(app, api):
+    extra = router()
+
+    @extra.get("/explode")
+    async def explode() -> dict[str, str]:
+        raise RuntimeError("a bug")
+
+    app.include_router(extra, prefix="/api/v1")
+    response = await api.get("/explode")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "internal_error"
+    assert "a bug" not in response.text
+    assert response.headers["connection"] == "close"

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("erp.errors")
 
@@ -128,6 +129,10 @@ def problem(
         errors=errors,
         extra=extra,
     )
+    if status == 500:
+        # Whatever failed may have left the request half read: say the connection ends with this answer,
+        # rather than have the server drop it unannounced.
+        headers = {**(headers or {}), "Connection": "close"}
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
     )
@@ -213,9 +218,34 @@ async def _connection_error(request: Request, exc: Exception) -> JSONResponse:
                    headers={"Retry-After": "1"})
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    return problem(500, "internal_error", "Internal error", "An unexpected error occurred.")
+class CatchAll:
+    """Pure ASGI middleware: any exception no handler mapped becomes a 500 problem with `Connection: close`.
+
+    Starlette's own last-resort handler re-raises after answering, and the server then drops the connection
+    without having said so; this one answers, logs, and ends the request there."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            log.exception("unhandled error", exc_info=exc)
+            if started:  # half an answer is out: only dropping the connection can tell the client
+                raise
+            response = problem(500, "internal_error", "Internal error", "An unexpected error occurred.")
+            await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -226,4 +256,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeout, _pool_timeout)
     app.add_exception_handler(ConnectionError, _connection_error)
     app.add_exception_handler(OSError, _connection_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(CatchAll)
