@@ -8,8 +8,8 @@ from erp import idempotency
 from erp.app import create_app
 from erp.db import SessionDep
 from erp.routing import router
-from tests.builders import given_product, given_stock, given_warehouse
 from tests import conftest
+from tests.builders import given_product, given_stock, given_warehouse
 from tests.conftest import Api, assert_invariants
 
 ADJUST = {"sku": "LAP-1", "location": "MAD-1/A-01", "quantity_delta": 5, "reason": "found"}
