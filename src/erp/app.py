@@ -17,6 +17,7 @@ from erp.db import create_engine, resolve_database_url, sessionmaker
 from erp.errors import PROBLEM_JSON, Problem, install_error_handlers, problem
 from erp.events import router as events_router
 from erp.inventory.router import router as inventory_router
+from erp.limits import BodyLimit
 from erp.orders.router import router as orders_router
 from erp.suppliers.router import router as suppliers_router
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(BodyLimit)  # innermost middleware: before routing, parsing and auth
     install_error_handlers(app)
     app.include_router(inventory_router, prefix=API_PREFIX)
     app.include_router(orders_router, prefix=API_PREFIX)

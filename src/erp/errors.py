@@ -15,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("erp.errors")
 
 PROBLEM_JSON = "application/problem+json"
+# A list of validation errors is capped (API.md "Limits"): a body of 100,000 unknown keys answers 50.
+MAX_FIELD_ERRORS = 50
 
 
 class FieldError(BaseModel):
@@ -156,10 +158,15 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         return problem(400, "malformed_json", "Malformed JSON", "The request body is not valid JSON.")
     fields = [
         FieldError(field=_field_name(tuple(e.get("loc", ()))), message=str(e.get("msg", "")), type=e["type"])
-        for e in errors
+        for e in errors[:MAX_FIELD_ERRORS]
     ]
     detail = "; ".join(f"{f.field}: {f.message}" for f in fields)[:1000]
-    return problem(422, "validation_error", "Invalid request", detail, errors=fields)
+    extra = None
+    if len(errors) > MAX_FIELD_ERRORS:
+        omitted = len(errors) - MAX_FIELD_ERRORS
+        detail = f"{len(errors)} errors, the first {MAX_FIELD_ERRORS} listed ({omitted} more not shown): {detail}"
+        extra = {"errors_total": len(errors), "errors_omitted": omitted}
+    return problem(422, "validation_error", "Invalid request", detail, errors=fields, extra=extra)
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
