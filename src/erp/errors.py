@@ -172,9 +172,16 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     code, title = HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
+    headers = getattr(exc, "headers", None)
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No route {request.method} {request.url.path}."
-    return problem(exc.status_code, code, title, detail, headers=getattr(exc, "headers", None))
+    if exc.status_code == 405:
+        from erp.routing import allowed_methods  # routing builds on this module
+
+        allow = allowed_methods(request.app, request.scope["path"])
+        headers = {**(headers or {}), "Allow": ", ".join(allow)}
+        detail = f"{request.method} is not allowed here; allowed: {', '.join(allow)}."
+    return problem(exc.status_code, code, title, detail, headers=headers)
 
 
 def _sqlstate(exc: DBAPIError) -> str:

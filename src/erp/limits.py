@@ -44,7 +44,7 @@ class BodyLimit:
             return
         try:
             messages = await asyncio.wait_for(self._read(receive), self.read_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             response = problem(408, "request_timeout", "Request timeout",
                                f"The request body did not arrive within {self.read_timeout:g} seconds.",
                                headers={"Connection": "close"})
