@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     receipt_tolerance_percent: float = 5.0
     # Orders with more customer contacts than this are flagged in the status view.
     touch_threshold: int = 3
+    # Connection limits of `erp serve` (README, "Limits").
+    keep_alive_seconds: float = Field(default=5.0, gt=0, le=300)
+    request_head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    limit_concurrency: int = Field(default=2000, ge=1)
+    graceful_shutdown_seconds: int = Field(default=10, ge=0)
     log_level: str = "INFO"
     access_log: bool = True
 
