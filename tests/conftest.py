@@ -190,14 +190,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_service(env: dict[str, str], *args: str, port: int | None = None,
-                  timeout: float = 60) -> tuple[subprocess.Popen[bytes], str]:
+def start_service(env: dict[str, str | None], *args: str, port: int | None = None, timeout: float = 60,
+                  **popen: Any) -> tuple[subprocess.Popen[bytes], str]:
     """`erp serve` in its own process, as production runs it (erp.server's uvicorn configuration);
-    returns the process and its base URL once /healthz answers."""
+    returns the process and its base URL once /healthz answers. A None in `env` removes that variable."""
     port = port or _free_port()
+    environment = {**os.environ, "ERP_ACCESS_LOG": "false", "ERP_LOG_LEVEL": "WARNING", **env}
     process = subprocess.Popen(
         [sys.executable, "-m", "erp.cli", "serve", "--port", str(port), *args],
-        env={**os.environ, "ERP_ACCESS_LOG": "false", "ERP_LOG_LEVEL": "WARNING", **env}, cwd=ROOT,
+        env={name: value for name, value in environment.items() if value is not None}, cwd=ROOT, **popen,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout

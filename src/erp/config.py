@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     request_head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     limit_concurrency: int = Field(default=2000, ge=1)
     graceful_shutdown_seconds: int = Field(default=10, ge=0)
+    # A dead embedded PostgreSQL is started again; if that fails for this long, `erp serve` exits (status 1).
+    embedded_restart_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
     access_log: bool = True
 
