@@ -2,11 +2,14 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from erp import idempotency
@@ -19,6 +22,8 @@ from erp.events import router as events_router
 from erp.inventory.router import router as inventory_router
 from erp.limits import BodyLimit
 from erp.orders.router import router as orders_router
+from erp.pagination import name_pages
+from erp.problems import router as problems_router
 from erp.suppliers.router import router as suppliers_router
 
 API_PREFIX = "/api/v1"
@@ -33,6 +38,20 @@ ERROR_STATUSES = {
     "422": "Invalid request",
     "503": "Database unavailable or busy; retry",
 }
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's operation id is its function's name (`list_products`), unique across the app."""
+    return route.name
 
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
@@ -52,7 +71,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         finally:
             await engine.dispose()
 
-    app = FastAPI(
+    # The docs pages' assets (Swagger UI, ReDoc) are served by this server from fastapi-offline's copy:
+    # /docs and /redoc work with no internet. Operation ids are the route functions' names: short, stable.
+    app = FastAPIOffline(
+        generate_unique_id_function=operation_id,
         title="ERP: order fulfilment and inventory",
         version="1.0.0",
         description=(
@@ -70,13 +92,14 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(suppliers_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(admin_router, prefix=API_PREFIX)
+    app.include_router(problems_router)
 
     @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
+    async def healthz() -> Health:
         """Liveness: the process answers."""
-        return {"status": "ok"}
+        return Health(status="ok")
 
-    @app.get("/readyz", tags=["health"], responses={503: {"model": Problem}})
+    @app.get("/readyz", tags=["health"], response_model=Readiness, responses={503: {"model": Problem}})
     async def readyz(request: Request) -> Any:
         """Readiness: the database answers."""
         try:
@@ -106,6 +129,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             statuses = dict(ERROR_STATUSES)
             if not path.startswith(API_PREFIX):
                 statuses = {"503": ERROR_STATUSES["503"]} if path == "/readyz" else {}
+                if "422" in responses:  # FastAPI's own 422 names the HTTPValidationError schema dropped above
+                    statuses["422"] = ERROR_STATUSES["422"]
             for status, description in statuses.items():
                 responses[status] = {"description": description, "content": {PROBLEM_JSON: {"schema": problem_ref}}}
             if method == "post" and path.startswith(API_PREFIX):
@@ -121,5 +146,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in components["Problem"].pop("$defs", {}).items():
         components[name] = definition
+    name_pages(schema)
     app.openapi_schema = schema
     return schema

@@ -2,6 +2,7 @@
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +12,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from erp.logging import current_request_id
 
 log = logging.getLogger("erp.errors")
 
@@ -26,13 +29,17 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem document with a stable machine-readable `code`."""
+    """An RFC 9457 problem document with a stable machine-readable `code`.
+
+    `type` is `/problems/{code}`, a page this server serves; `instance` names the request (its
+    `X-Request-Id`, which every log line of the request carries too)."""
 
     type: str
     title: str
     status: int
     detail: str
     code: str
+    instance: str | None = None
     errors: list[FieldError] | None = None
     extra: dict[str, Any] | None = None
 
@@ -108,6 +115,61 @@ HTTP_CODES = {
     415: ("unsupported_media_type", "Unsupported media type"),
 }
 
+# Codes answered outside the DomainError classes, with what they mean (the /problems/{code} pages).
+OTHER_PROBLEMS: dict[str, tuple[str, str]] = {
+    "malformed_json": ("Malformed JSON", "The request body is not JSON (or not UTF-8). Nothing was done."),
+    "method_not_allowed": ("Method not allowed", "The path exists but does not serve this method; `Allow` lists those it serves."),
+    "payload_too_large": ("Payload too large", "The request body is over 1 MiB. It was not read; nothing was done."),
+    "unsupported_media_type": ("Unsupported media type", "Send JSON with `Content-Type: application/json`."),
+    "http_error": ("HTTP error", "The request could not be served as sent."),
+    "busy": ("Busy, try again", "The data is locked by other work or no database connection became free in time; "
+             "retry after `Retry-After` seconds."),
+    "timeout": ("Timed out", "The request took too long and was cancelled; nothing was done. Retry."),
+    "database_unavailable": ("Database unavailable", "The database is not reachable right now; retry after "
+                             "`Retry-After` seconds."),
+    "internal_error": ("Internal error", "A bug: the request failed in a way nobody foresaw. It is logged with the "
+                       "request id given as `instance`."),
+    "request_timeout": ("Request timeout", "The request (its head or its body) did not arrive in time."),
+    "headers_too_large": ("Request header fields too large", "The request line and headers are over 64 KiB."),
+}
+DESCRIPTIONS = {
+    "not_found": "No such resource, or no such route.",
+    "already_exists": "A resource with this business key exists already.",
+    "insufficient_stock": "Not enough available stock for the operation; nothing was changed.",
+    "invalid_transition": "The resource's current state does not allow this; `detail` names the state.",
+    "scan_mismatch": "What was scanned does not match what was expected; nothing was changed.",
+    "conflict": "The request conflicts with stored data.",
+    "idempotency_key_reused": "This Idempotency-Key was used before with another request (method, path, query or body).",
+    "idempotency_key_in_progress": "The first request with this Idempotency-Key is still running; retry shortly.",
+    "version_conflict": "`If-Match` names another version than the current one; read the resource again.",
+    "validation_error": "The request is invalid; `errors` lists each bad field (at most 50).",
+    "unauthenticated": "No API key, or an unknown or revoked one: send `Authorization: Bearer <key>`.",
+    "forbidden": "The key's role may not do this (DOMAIN.md section 7).",
+    "service_unavailable": "The service cannot answer now; retry.",
+}
+
+
+def problem_type(code: str) -> str:
+    return f"/problems/{code}"
+
+
+def request_instance() -> str | None:
+    request_id = current_request_id()
+    return f"urn:erp:request:{quote(request_id, safe='-._~')}" if request_id else None
+
+
+def problem_catalogue() -> dict[str, tuple[str, str]]:
+    """Every problem code this service answers: (title, what it means)."""
+    catalogue = dict(OTHER_PROBLEMS)
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        kind = pending.pop()
+        pending += kind.__subclasses__()
+        if kind is not DomainError:
+            catalogue.setdefault(kind.code, (kind.title, DESCRIPTIONS.get(kind.code, kind.__doc__ or kind.title)))
+    return catalogue
+
+
 # Constraint names (see models' naming convention) that mean "not enough stock" when violated.
 STOCK_CONSTRAINTS = ("ck_location_balance_", "ck_stock_level_")
 
@@ -123,7 +185,8 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = Problem(
-        type=f"https://erp.example/problems/{code.replace('_', '-')}",
+        type=problem_type(code),
+        instance=request_instance(),
         title=title,
         status=status,
         detail=detail,

@@ -24,6 +24,36 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None
 
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+        """`ProductOutPage`, not `Page_ProductOut_`: the name generated clients give the class."""
+        return f"{params[0].__name__}Page"
+
+
+def name_pages(document: dict[str, Any]) -> None:
+    """Rename pydantic's `Page_ProductOut_` schemas of an OpenAPI document to `ProductOutPage`, in place."""
+    schemas = document.get("components", {}).get("schemas", {})
+    renamed = {old: f"{old[len('Page_'):-1]}Page" for old in schemas if old.startswith("Page_") and old.endswith("_")}
+    if not renamed:
+        return
+    for old, new in renamed.items():
+        schemas[new] = schemas.pop(old)
+        schemas[new]["title"] = new
+    prefix = "#/components/schemas/"
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(prefix) and ref[len(prefix):] in renamed:
+                node["$ref"] = prefix + renamed[ref[len(prefix):]]
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(document)
+
 
 def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values), separators=(",", ":")).encode()).decode().rstrip("=")

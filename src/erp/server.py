@@ -18,6 +18,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from erp.config import Settings, get_settings
+from erp.errors import problem_type
 from erp.startup import StartupFailure
 
 # A request line plus headers larger than this is refused with 431: no client of this API needs more
@@ -26,7 +27,7 @@ MAX_REQUEST_HEAD_BYTES = 64 * 1024
 
 
 def _problem_bytes(status: int, reason: str, code: str, detail: str) -> bytes:
-    body = json.dumps({"type": "about:blank", "title": reason, "status": status, "detail": detail, "code": code})
+    body = json.dumps({"type": problem_type(code), "title": reason, "status": status, "detail": detail, "code": code})
     return (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/problem+json\r\n"
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n{body}"
