@@ -1,6 +1,6 @@
 """Idempotency records expire: an index for the sweep that deletes them oldest first
 
-Revision ID: 0004
+Revision ID: idempotency_expiry
 Revises: 0003
 Create Date: 2026-11-25
 """
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0004'
+revision: str = 'idempotency_expiry'
 down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
