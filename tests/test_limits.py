@@ -1,11 +1,12 @@
 """Limits (API.md): bodies over 1 MiB are 413 before anything reads them, and error lists are capped."""
 
+import asyncio
 import json
 
 import pytest
 
 from erp.errors import MAX_FIELD_ERRORS
-from erp.limits import MAX_BODY_BYTES
+from erp.limits import MAX_BODY_BYTES, BodyLimit
 
 PATHS = ["/products", "/orders", "/stock/adjustments", "/api-keys", "/availability/check", "/purchase-orders",
          "/products/LAP-1", "/no-such-route"]
@@ -88,3 +89,28 @@ async def test_a_flood_of_unknown_keys_is_one_error_not_one_per_key(api, path):
 async def test_a_few_unknown_fields_are_still_named_one_by_one(api):
     response = await api.post("/products", {"sku": "A-1", "name": "x", "colour": "red", "size": "L"})
     assert {e["field"] for e in response.json()["errors"]} == {"colour", "size"}
+
+
+async def test_a_body_that_trickles_in_too_slowly_is_408_and_the_application_never_runs():
+    reached = []
+
+    async def application(scope, receive, send):
+        reached.append(scope["path"])
+
+    messages = [{"type": "http.request", "body": b'{"sku": ', "more_body": True}]
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await asyncio.sleep(3600)  # the rest never comes (cancelled by the deadline)
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/products", "headers": [(b"content-length", b"100")]}
+    await BodyLimit(application, read_timeout=0.2)(scope, receive, send)
+    assert sent[0]["status"] == 408
+    assert json.loads(sent[1]["body"])["code"] == "request_timeout"
+    assert reached == []

@@ -16,14 +16,18 @@ MAX_BODY_BYTES = 1024 * 1024  # API.md: "a request body over 1 MiB is 413"
 BODY_READ_TIMEOUT_SECONDS = 30.0
 
 
-def _declared_length(scope: Scope) -> int | None:
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None if absent or unreadable) and whether the body is chunked."""
+    length, chunked = None, False
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None
-    return None
+                length = None
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked
 
 
 class BodyLimit:
@@ -38,12 +42,16 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _declared_length(scope)
+        declared, chunked = _framing(scope)
         if declared is not None and declared > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
+        if not chunked and not declared:  # no body at all (most GETs): nothing to count or wait for
+            await self.app(scope, receive, send)
+            return
         try:
-            messages = await asyncio.wait_for(self._read(receive), self.read_timeout)
+            async with asyncio.timeout(self.read_timeout):
+                messages = await self._read(receive)
         except TimeoutError:
             response = problem(408, "request_timeout", "Request timeout",
                                f"The request body did not arrive within {self.read_timeout:g} seconds.",
