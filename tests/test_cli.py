@@ -106,3 +106,14 @@ async def test_a_port_already_taken_is_reported_before_any_migration_runs(server
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_a_database_migrated_by_another_version_is_one_clear_line(database_url):
+    engine = create_async_engine(async_url(database_url))
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+    await engine.dispose()
+    result = await erp(database_url, "db", "upgrade")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("erp: cannot start: the database (") and "migrated by another version of erp" in line

@@ -70,6 +70,9 @@ def explain(exc: BaseException) -> str | None:
             or "Connect call failed" in text
         ):
             return f"cannot reach the database ({_where()}): {text}"
+        if name == "CommandError" and "Can't locate revision" in text:
+            return (f"the database ({_where()}) was migrated by another version of erp: {text}; "
+                    "run the version that migrated it, or use another database")
         if isinstance(cause, subprocess.CalledProcessError) and "pg_ctl" in str(cause.cmd):
             return "the embedded PostgreSQL did not start; its log is in ERP_DATA_DIR/pgdata/log"
     return None
