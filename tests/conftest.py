@@ -190,28 +190,37 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(database_url: str) -> Iterator[str]:
-    """The real service (uvicorn, own process) on the test database, for races with real HTTP clients."""
-    port = _free_port()
-    env = {**os.environ, "ERP_DATABASE_URL": database_url, "ERP_ACCESS_LOG": "false", "ERP_POOL_SIZE": "20",
-           "ERP_LOG_LEVEL": "WARNING"}
+def start_service(env: dict[str, str | None], *args: str, port: int | None = None, timeout: float = 60,
+                  **popen: Any) -> tuple[subprocess.Popen[bytes], str]:
+    """`erp serve` in its own process, as production runs it (erp.server's uvicorn configuration);
+    returns the process and its base URL once /healthz answers. A None in `env` removes that variable."""
+    port = port or _free_port()
+    environment = {**os.environ, "ERP_ACCESS_LOG": "false", "ERP_LOG_LEVEL": "WARNING", **env}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "erp.app:create_app", "--factory", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=ROOT,
+        [sys.executable, "-m", "erp.cli", "serve", "--port", str(port), *args],
+        env={name: value for name, value in environment.items() if value is not None}, cwd=ROOT, **popen,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
+                return process, base
         except httpx.HTTPError:
             time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("live server did not start")
-    yield base + "/api/v1"
-    process.terminate()
+    process.kill()
     process.wait(10)
+    raise RuntimeError(f"erp serve did not start (exit status {process.returncode})")
+
+
+def stop_service(process: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    process.terminate()
+    return process.wait(timeout)
+
+
+@pytest.fixture
+def live_server(database_url: str) -> Iterator[str]:
+    """The real service (`erp serve`, own process) on the test database, for races with real HTTP clients."""
+    process, base = start_service({"ERP_DATABASE_URL": database_url, "ERP_POOL_SIZE": "20"})
+    yield base + "/api/v1"
+    stop_service(process)

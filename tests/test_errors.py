@@ -2,6 +2,7 @@
 
 import pytest
 
+from erp.routing import router
 from tests.builders import given_product, given_stock, given_warehouse
 from tests.orders.test_placing import order_body
 
@@ -95,3 +96,19 @@ async def test_a_document_names_each_sku_on_one_line_only(api, path):
     assert (view["status"], view["lines"][0]["reserved"], view["lines"][0]["cancelled"]) == ("confirmed", 2, 0)
     assert (await api.ok("get", "/orders"))["items"][0]["number"] == order["number"]
     assert len((await api.ok("get", "/orders"))["items"]) == 1
+
+
+async def test_an_unexpected_error_is_a_500_problem_that_says_the_connection_closes(app, api):
+    extra = router()
+
+    @extra.get("/explode")
+    async def explode() -> dict[str, str]:
+        raise RuntimeError("a bug")
+
+    app.include_router(extra, prefix="/api/v1")
+    response = await api.get("/explode")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "internal_error"
+    assert "a bug" not in response.text
+    assert response.headers["connection"] == "close"

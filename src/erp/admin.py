@@ -4,12 +4,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Path, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from erp import auth
 from erp.auth import Admin
 from erp.db import SessionDep
+from erp.idempotency import replayed_without
 from erp.models import ApiKey
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
@@ -35,12 +36,17 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    key: str
+    key: str | None = Field(
+        description="The plain key, shown once; null in the replay of an Idempotency-Key (it is not stored)."
+    )
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED)
+@replayed_without("key")
 async def create_api_key(body: ApiKeyCreate, actor: Admin, session: SessionDep) -> ApiKeyCreated:
-    """Create a key. The plain key is in this response only; it is stored hashed."""
+    """Create a key. The plain key is in this response only; it is stored hashed. A retry with the same
+    `Idempotency-Key` creates nothing and answers the same key with `key: null`: the secret is never stored,
+    so it cannot be shown twice (revoke that key and create another if its secret was lost)."""
     row, key = await auth.create_key(session, name=body.name, role=body.role)
     return ApiKeyCreated(**ApiKeyOut.model_validate(row, from_attributes=True).model_dump(), key=key)
 

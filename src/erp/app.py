@@ -2,13 +2,17 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
 from sqlalchemy import text
 
+from erp import idempotency
 from erp import logging as erp_logging
 from erp.admin import router as admin_router
 from erp.config import Settings, get_settings
@@ -16,7 +20,10 @@ from erp.db import create_engine, resolve_database_url, sessionmaker
 from erp.errors import PROBLEM_JSON, Problem, install_error_handlers, problem
 from erp.events import router as events_router
 from erp.inventory.router import router as inventory_router
+from erp.limits import BodyLimit
 from erp.orders.router import router as orders_router
+from erp.pagination import name_pages
+from erp.problems import router as problems_router
 from erp.reactions import build_bus
 from erp.returns.router import router as returns_router
 from erp.service.router import router as service_router
@@ -36,6 +43,20 @@ ERROR_STATUSES = {
 }
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's operation id is its function's name (`list_products`), unique across the app."""
+    return route.name
+
+
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     settings = settings or get_settings()
     erp_logging.configure(settings.log_level)
@@ -50,11 +71,15 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         # Reads need no BEGIN/COMMIT round trips: each statement sees a consistent snapshot of its own.
         app.state.read_sessionmaker = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), bus)
         try:
-            yield
+            async with idempotency.expiry_sweep(engine, settings.idempotency_ttl_hours):
+                yield
         finally:
             await engine.dispose()
 
-    app = FastAPI(
+    # The docs pages' assets (Swagger UI, ReDoc) are served by this server from fastapi-offline's copy:
+    # /docs and /redoc work with no internet. Operation ids are the route functions' names: short, stable.
+    app = FastAPIOffline(
+        generate_unique_id_function=operation_id,
         title="ERP: order fulfilment and inventory",
         version="1.0.0",
         description=(
@@ -65,6 +90,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(BodyLimit)  # innermost middleware: before routing, parsing and auth
     install_error_handlers(app)
     app.include_router(inventory_router, prefix=API_PREFIX)
     app.include_router(orders_router, prefix=API_PREFIX)
@@ -73,13 +99,14 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(service_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(admin_router, prefix=API_PREFIX)
+    app.include_router(problems_router)
 
     @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
+    async def healthz() -> Health:
         """Liveness: the process answers."""
-        return {"status": "ok"}
+        return Health(status="ok")
 
-    @app.get("/readyz", tags=["health"], responses={503: {"model": Problem}})
+    @app.get("/readyz", tags=["health"], response_model=Readiness, responses={503: {"model": Problem}})
     async def readyz(request: Request) -> Any:
         """Readiness: the database answers."""
         try:
@@ -109,6 +136,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             statuses = dict(ERROR_STATUSES)
             if not path.startswith(API_PREFIX):
                 statuses = {"503": ERROR_STATUSES["503"]} if path == "/readyz" else {}
+                if "422" in responses:  # FastAPI's own 422 names the HTTPValidationError schema dropped above
+                    statuses["422"] = ERROR_STATUSES["422"]
             for status, description in statuses.items():
                 responses[status] = {"description": description, "content": {PROBLEM_JSON: {"schema": problem_ref}}}
             if method == "post" and path.startswith(API_PREFIX):
@@ -124,5 +153,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in components["Problem"].pop("$defs", {}).items():
         components[name] = definition
+    name_pages(schema)
     app.openapi_schema = schema
     return schema

@@ -82,10 +82,22 @@ _cache = _KeyCache()
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer erp_...`")
 
 
-async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    if credentials is None or not credentials.credentials:
+def bearer_token(request: Request) -> str | None:
+    """The API key of `Authorization: Bearer <key>`, or None."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def authenticate(request: Request) -> Principal:
+    """The caller, once per request (the route may ask before an idempotent replay and again in its
+    dependency)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    token = bearer_token(request)
+    if token is None:
         raise Unauthenticated("Missing API key: send `Authorization: Bearer <key>`.")
-    key_hash = hash_key(credentials.credentials)
+    key_hash = hash_key(token)
     ttl = request.app.state.settings.auth_cache_seconds
     found, principal = _cache.get(key_hash, ttl)
     if not found:
@@ -105,18 +117,32 @@ async def authenticate(request: Request, credentials: HTTPAuthorizationCredentia
     return principal
 
 
+async def authorize(request: Request, roles: tuple[str, ...]) -> Principal:
+    """The caller if its role is one of `roles`: 401 for a missing, unknown or revoked key, else 403."""
+    principal = await authenticate(request)
+    if principal.role not in roles:
+        raise Forbidden(f"Role {principal.role!r} may not do this; allowed: {', '.join(roles)}.")
+    return principal
+
+
 def allow(*roles: str) -> Any:
-    """A dependency type admitting callers with one of `roles`: `actor: allow("admin", "warehouse")`."""
+    """A dependency type admitting callers with one of `roles`: `actor: allow("admin", "warehouse")`.
+
+    The dependency carries its `roles`, so the route can authorize before replaying a stored response
+    (routing.py): a revoked key or a role that may not call the route never gets a replay."""
 
     async def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
     ) -> Principal:
-        principal = await authenticate(request, credentials)
-        if principal.role not in roles:
-            raise Forbidden(f"Role {principal.role!r} may not do this; allowed: {', '.join(roles)}.")
-        return principal
+        return await authorize(request, roles)
 
+    dependency.roles = roles  # type: ignore[attr-defined]
     return Annotated[Principal, Depends(dependency)]
+
+
+def required_roles(call: Any) -> tuple[str, ...] | None:
+    """The roles an `allow(...)` dependency admits, or None for any other callable."""
+    return getattr(call, "roles", None)
 
 
 # Who may do what (DOMAIN.md section 7), named by what the caller does.

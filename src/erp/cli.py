@@ -5,6 +5,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -111,7 +112,12 @@ def _load_demo() -> None:
         return loaded, key
 
     loaded, key = _in_session(load)
-    typer.echo(f"demo data: {json.dumps(loaded)}" if loaded else "demo data: already loaded")
+    if loaded:
+        typer.echo(f"demo data: {json.dumps(loaded)}")
+    else:
+        # Keys are stored hashed, so an earlier one cannot be shown again: say plainly that this is another.
+        typer.echo("demo data: already loaded; created another admin key (earlier admin keys still work;"
+                   " revoke the ones you no longer use: DELETE /api/v1/api-keys/{id})")
     typer.echo(f"admin API key (shown once): {key}")
 
 
@@ -138,31 +144,34 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
     with_demo: Annotated[bool, typer.Option("--demo", help="Load demo data if empty and print an admin key")] = False,
 ) -> None:
-    """Migrate the database, then serve the API with uvicorn."""
-    import uvicorn
+    """Migrate the database, then serve the API with uvicorn (its limits: README, "Limits")."""
+    from erp import embedded, server
 
     settings = get_settings()
     erp_logging.configure(settings.log_level)
+    sock = server.bind(host, port)  # a port already taken is reported before migrations run
     _upgrade(_database_url())
     if with_demo:
         _load_demo()
     typer.echo(f"serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)", err=True)
-    uvicorn.run(
-        "erp.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=10,
-    )
+    database = embedded.server_for(settings.data_dir) if settings.database_url is None else None
+    try:
+        with embedded.Watchdog(database, give_up_after_seconds=settings.embedded_restart_seconds) if database else nullcontext():
+            server.run(server.uvicorn_config(settings, host, port, workers), sock)
+    except KeyboardInterrupt:
+        pass
+    if embedded.Watchdog.exit_status:
+        raise typer.Exit(embedded.Watchdog.exit_status)
 
 
-def main() -> Any:  # pragma: no cover
-    return app()
+def main() -> Any:
+    """The `erp` command: start-up failures (database, port) are one line on stderr and exit status 1."""
+    from erp.embedded import exit_on_sigterm
+    from erp.startup import reported_failures
+
+    exit_on_sigterm()  # SIGTERM exits through atexit, which stops an embedded PostgreSQL
+    with reported_failures():
+        return app()
 
 
 if __name__ == "__main__":  # pragma: no cover

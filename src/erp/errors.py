@@ -2,6 +2,7 @@
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,10 +11,15 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from erp.logging import current_request_id
 
 log = logging.getLogger("erp.errors")
 
 PROBLEM_JSON = "application/problem+json"
+# A list of validation errors is capped (API.md "Limits"): a body of 100,000 unknown keys answers 50.
+MAX_FIELD_ERRORS = 50
 
 
 class FieldError(BaseModel):
@@ -23,13 +29,17 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem document with a stable machine-readable `code`."""
+    """An RFC 9457 problem document with a stable machine-readable `code`.
+
+    `type` is `/problems/{code}`, a page this server serves; `instance` names the request (its
+    `X-Request-Id`, which every log line of the request carries too)."""
 
     type: str
     title: str
     status: int
     detail: str
     code: str
+    instance: str | None = None
     errors: list[FieldError] | None = None
     extra: dict[str, Any] | None = None
 
@@ -105,6 +115,61 @@ HTTP_CODES = {
     415: ("unsupported_media_type", "Unsupported media type"),
 }
 
+# Codes answered outside the DomainError classes, with what they mean (the /problems/{code} pages).
+OTHER_PROBLEMS: dict[str, tuple[str, str]] = {
+    "malformed_json": ("Malformed JSON", "The request body is not JSON (or not UTF-8). Nothing was done."),
+    "method_not_allowed": ("Method not allowed", "The path exists but does not serve this method; `Allow` lists those it serves."),
+    "payload_too_large": ("Payload too large", "The request body is over 1 MiB. It was not read; nothing was done."),
+    "unsupported_media_type": ("Unsupported media type", "Send JSON with `Content-Type: application/json`."),
+    "http_error": ("HTTP error", "The request could not be served as sent."),
+    "busy": ("Busy, try again", "The data is locked by other work or no database connection became free in time; "
+             "retry after `Retry-After` seconds."),
+    "timeout": ("Timed out", "The request took too long and was cancelled; nothing was done. Retry."),
+    "database_unavailable": ("Database unavailable", "The database is not reachable right now; retry after "
+                             "`Retry-After` seconds."),
+    "internal_error": ("Internal error", "A bug: the request failed in a way nobody foresaw. It is logged with the "
+                       "request id given as `instance`."),
+    "request_timeout": ("Request timeout", "The request (its head or its body) did not arrive in time."),
+    "headers_too_large": ("Request header fields too large", "The request line and headers are over 64 KiB."),
+}
+DESCRIPTIONS = {
+    "not_found": "No such resource, or no such route.",
+    "already_exists": "A resource with this business key exists already.",
+    "insufficient_stock": "Not enough available stock for the operation; nothing was changed.",
+    "invalid_transition": "The resource's current state does not allow this; `detail` names the state.",
+    "scan_mismatch": "What was scanned does not match what was expected; nothing was changed.",
+    "conflict": "The request conflicts with stored data.",
+    "idempotency_key_reused": "This Idempotency-Key was used before with another request (method, path, query or body).",
+    "idempotency_key_in_progress": "The first request with this Idempotency-Key is still running; retry shortly.",
+    "version_conflict": "`If-Match` names another version than the current one; read the resource again.",
+    "validation_error": "The request is invalid; `errors` lists each bad field (at most 50).",
+    "unauthenticated": "No API key, or an unknown or revoked one: send `Authorization: Bearer <key>`.",
+    "forbidden": "The key's role may not do this (DOMAIN.md section 7).",
+    "service_unavailable": "The service cannot answer now; retry.",
+}
+
+
+def problem_type(code: str) -> str:
+    return f"/problems/{code}"
+
+
+def request_instance() -> str | None:
+    request_id = current_request_id()
+    return f"urn:erp:request:{quote(request_id, safe='-._~')}" if request_id else None
+
+
+def problem_catalogue() -> dict[str, tuple[str, str]]:
+    """Every problem code this service answers: (title, what it means)."""
+    catalogue = dict(OTHER_PROBLEMS)
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        kind = pending.pop()
+        pending += kind.__subclasses__()
+        if kind is not DomainError:
+            catalogue.setdefault(kind.code, (kind.title, DESCRIPTIONS.get(kind.code, kind.__doc__ or kind.title)))
+    return catalogue
+
+
 # Constraint names (see models' naming convention) that mean "not enough stock" when violated.
 STOCK_CONSTRAINTS = ("ck_location_balance_", "ck_stock_level_")
 
@@ -120,7 +185,8 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = Problem(
-        type=f"https://erp.example/problems/{code.replace('_', '-')}",
+        type=problem_type(code),
+        instance=request_instance(),
         title=title,
         status=status,
         detail=detail,
@@ -128,6 +194,10 @@ def problem(
         errors=errors,
         extra=extra,
     )
+    if status == 500:
+        # Whatever failed may have left the request half read: say the connection ends with this answer,
+        # rather than have the server drop it unannounced.
+        headers = {**(headers or {}), "Connection": "close"}
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON, headers=headers
     )
@@ -151,18 +221,30 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         return problem(400, "malformed_json", "Malformed JSON", "The request body is not valid JSON.")
     fields = [
         FieldError(field=_field_name(tuple(e.get("loc", ()))), message=str(e.get("msg", "")), type=e["type"])
-        for e in errors
+        for e in errors[:MAX_FIELD_ERRORS]
     ]
     detail = "; ".join(f"{f.field}: {f.message}" for f in fields)[:1000]
-    return problem(422, "validation_error", "Invalid request", detail, errors=fields)
+    extra = None
+    if len(errors) > MAX_FIELD_ERRORS:
+        omitted = len(errors) - MAX_FIELD_ERRORS
+        detail = f"{len(errors)} errors, the first {MAX_FIELD_ERRORS} listed ({omitted} more not shown): {detail}"
+        extra = {"errors_total": len(errors), "errors_omitted": omitted}
+    return problem(422, "validation_error", "Invalid request", detail, errors=fields, extra=extra)
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     code, title = HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
+    headers = getattr(exc, "headers", None)
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No route {request.method} {request.url.path}."
-    return problem(exc.status_code, code, title, detail, headers=getattr(exc, "headers", None))
+    if exc.status_code == 405:
+        from erp.routing import allowed_methods  # routing builds on this module
+
+        allow = allowed_methods(request.app, request.scope["path"])
+        headers = {**(headers or {}), "Allow": ", ".join(allow)}
+        detail = f"{request.method} is not allowed here; allowed: {', '.join(allow)}."
+    return problem(exc.status_code, code, title, detail, headers=headers)
 
 
 def _sqlstate(exc: DBAPIError) -> str:
@@ -213,9 +295,34 @@ async def _connection_error(request: Request, exc: Exception) -> JSONResponse:
                    headers={"Retry-After": "1"})
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    return problem(500, "internal_error", "Internal error", "An unexpected error occurred.")
+class CatchAll:
+    """Pure ASGI middleware: any exception no handler mapped becomes a 500 problem with `Connection: close`.
+
+    Starlette's own last-resort handler re-raises after answering, and the server then drops the connection
+    without having said so; this one answers, logs, and ends the request there."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            log.exception("unhandled error", exc_info=exc)
+            if started:  # half an answer is out: only dropping the connection can tell the client
+                raise
+            response = problem(500, "internal_error", "Internal error", "An unexpected error occurred.")
+            await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -226,4 +333,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeout, _pool_timeout)
     app.add_exception_handler(ConnectionError, _connection_error)
     app.add_exception_handler(OSError, _connection_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(CatchAll)

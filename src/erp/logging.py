@@ -5,21 +5,38 @@ import logging
 import sys
 import time
 import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access = logging.getLogger("erp.access")
 
+# The id of the request being served, for every log line written while serving it and for problem bodies.
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+def timestamp(created: float) -> str:
+    """RFC 3339 in UTC with milliseconds: `2026-11-25T12:34:56.789Z`."""
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "ts": timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        request_id = getattr(record, "request_id", None) or _request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
@@ -53,6 +70,7 @@ class RequestLog:
                 request_id = value.decode("latin-1")[:64]
         request_id = request_id if request_id.isprintable() and request_id else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        token = _request_id.set(request_id)
         started = time.perf_counter()
         status = 500
 
@@ -66,6 +84,7 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            _request_id.reset(token)
             if self.enabled:
                 principal = scope["state"].get("principal")
                 access.info(

@@ -56,6 +56,8 @@ class IdempotencyRecord(SQLModel, table=True):
     """A claimed Idempotency-Key and the response it produced, written in the request's transaction."""
 
     __tablename__ = "idempotency_key"
+    # The expiry sweep deletes oldest first.
+    __table_args__ = (Index("ix_idempotency_key_created_at", "created_at"),)
 
     scope: str = Field(primary_key=True, max_length=64)
     key: str = Field(primary_key=True, max_length=255)

@@ -4,23 +4,86 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.routing import APIRoute
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from starlette.exceptions import HTTPException
 
+from erp import idempotency
+from erp.auth import authorize, required_roles
 from erp.db import UnitOfWork
-from erp.idempotency import HEADER, run_idempotent
+
+
+def _routes(app: Any) -> list[RouteContext]:
+    """Every route of the app with its full path, cached until the app's routes change."""
+    routes = app.router.routes
+    cached = getattr(app.state, "_route_contexts", None)
+    if cached is None or cached[0] is not routes or cached[1] != len(routes):
+        cached = (routes, len(routes), [c for c in iter_route_contexts(routes) if c.methods])
+        app.state._route_contexts = cached
+    return cached[2]
+
+
+def _parameters(route: Any) -> int:
+    return len(getattr(route, "param_convertors", None) or {})
+
+
+def shadowed(route: Any, path: str, routes: list[RouteContext]) -> bool:
+    """Whether `path` belongs to a more concrete route than templated `route` (OpenAPI: concrete paths are
+    matched before templated ones). `/availability/check` is not `/availability/{sku}` with sku=check."""
+    parameters = _parameters(route)
+    return parameters > 0 and any(
+        _parameters(other) < parameters and other.path_regex.match(path) for other in routes
+    )
+
+
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """Every method some route serves at `path` (the router stops at the first route whose path matches,
+    so a plain 405 names that one route's methods only)."""
+    routes = _routes(app)
+    methods: set[str] = set()
+    for route in routes:
+        if route.path_regex.match(path) and not shadowed(route, path, routes):
+            methods |= route.methods
+    return sorted(methods)
+
+
+def _roles(dependant: Dependant) -> tuple[str, ...] | None:
+    """The roles the route's `allow(...)` dependency admits, wherever it sits in the dependency tree."""
+    for dependency in dependant.dependencies:
+        roles = required_roles(dependency.call)
+        if roles is None:
+            roles = _roles(dependency)
+        if roles is not None:
+            return roles
+    return None
 
 
 class TransactionalRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        roles = _roles(self.dependant)
+        policy = idempotency.policy_of(self.endpoint)
 
         async def run_in_transaction(request: Request) -> Response:
-            reading = request.method in ("GET", "HEAD")
+            if self.param_convertors and shadowed(self, request.scope["path"], _routes(request.app)):
+                # The router took a concrete path for this templated one: that path does not serve this method.
+                raise HTTPException(405)
+            reading = request.method in ("GET", "HEAD") or policy.read_only
             uow = UnitOfWork(request.app.state.read_sessionmaker if reading else request.app.state.sessionmaker)
             request.state.uow = uow
             try:
-                key = request.headers.get(HEADER) if request.method == "POST" else None
-                response = await (run_idempotent(request, uow, key, handler) if key is not None else handler(request))
+                key = request.headers.get(idempotency.HEADER) if request.method == "POST" else None
+                if key is not None and policy.read_only:
+                    idempotency.validate_key(key)  # accepted, and nothing to keep: the route changes nothing
+                    key = None
+                if key is not None:
+                    # Who is asking is settled before anything stored is looked at: a revoked key is 401
+                    # and a role that may not call the route is 403, never a replay.
+                    if roles is not None:
+                        await authorize(request, roles)
+                    response = await idempotency.run_idempotent(request, uow, key, handler, policy)
+                else:
+                    response = await handler(request)
                 # Commit before returning: a failed COMMIT must reach the client as an error, not a 201.
                 await uow.commit()
                 return response

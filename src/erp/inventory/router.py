@@ -7,6 +7,7 @@ from sqlmodel import select
 from erp.auth import Anyone, CatalogueKeeper, StockKeeper
 from erp.db import SessionDep
 from erp.errors import InvalidRequest
+from erp.idempotency import not_stored
 from erp.inventory import availability, catalogue, ledger, stock
 from erp.inventory.models import Location, LocationBalance, Product, StockMove, Warehouse
 from erp.inventory.schemas import (
@@ -227,6 +228,7 @@ async def get_availability(
 
 
 @router.post("/availability/check", tags=["availability"])
+@not_stored
 async def check_availability(body: AvailabilityCheck, actor: Anyone, session: SessionDep) -> AvailabilityCheckOut:
     """Per line, what can be promised and when, without reserving. Changes nothing."""
     found = await availability.load(session, sorted({line.sku for line in body.lines}), body.warehouse)
