@@ -97,8 +97,13 @@ async def database_url(server_url: str, template_database: str) -> AsyncIterator
     await admin.close()
 
 
+# Tests encrypt webhook secrets with a fixed key; an installation makes its own (erp.crypto).
+TEST_SECRET_KEY = "5MEk4lt0j4Y8XKn-GnUK7vN-4mBr-q3V6qvX2oFuQ8M="
+
+
 def test_settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {"access_log": False, "log_level": "WARNING", "pool_size": 20, "auth_cache_seconds": 0}
+    values: dict[str, Any] = {"access_log": False, "log_level": "WARNING", "pool_size": 20, "auth_cache_seconds": 0,
+                              "worker_in_serve": False, "secret_key": TEST_SECRET_KEY}
     values.update(overrides)
     return Settings(**values)
 
@@ -195,7 +200,8 @@ def start_service(env: dict[str, str | None], *args: str, port: int | None = Non
     """`erp serve` in its own process, as production runs it (erp.server's uvicorn configuration);
     returns the process and its base URL once /healthz answers. A None in `env` removes that variable."""
     port = port or _free_port()
-    environment = {**os.environ, "ERP_ACCESS_LOG": "false", "ERP_LOG_LEVEL": "WARNING", **env}
+    environment = {**os.environ, "ERP_ACCESS_LOG": "false", "ERP_LOG_LEVEL": "WARNING",
+                   "ERP_SECRET_KEY": TEST_SECRET_KEY, "ERP_WEBHOOKS_ALLOW_PRIVATE": "true", **env}
     process = subprocess.Popen(
         [sys.executable, "-m", "erp.cli", "serve", "--port", str(port), *args],
         env={name: value for name, value in environment.items() if value is not None}, cwd=ROOT, **popen,

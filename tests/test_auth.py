@@ -87,6 +87,15 @@ MATRIX = [
     ("delete", "/repairs/RO-000001/parts/LAP-1", None, {"admin", "warehouse"}),
     ("post", "/repairs/RO-000001/status", {"status": "in_progress"}, {"admin", "warehouse"}),
     ("post", "/repairs/RO-000001/outcome", {"outcome": "replacement"}, {"admin", "service"}),
+    ("post", "/holds", {"lines": [{"sku": "LAP-1", "quantity": 1}]}, {"admin", "service", "integration"}),
+    ("get", "/holds/{hold}", None, {"admin", "service", "integration"}),
+    ("delete", "/holds/{hold}", None, {"admin", "service", "integration"}),
+    ("post", "/webhooks", {"url": "https://example.com/{role}", "event_types": ["*"]}, {"admin"}),
+    ("get", "/webhooks", None, {"admin"}),
+    ("get", "/webhooks/1", None, {"admin"}),
+    ("get", "/webhooks/1/deliveries", None, {"admin"}),
+    ("post", "/webhooks/1/deliveries/1/redeliver", None, {"admin"}),
+    ("delete", "/webhooks/1", None, {"admin"}),
     ("get", "/api-keys", None, {"admin"}),
     ("post", "/api-keys", {"name": "k-{role}", "role": "service"}, {"admin"}),
     ("delete", "/api-keys/999", None, {"admin"}),
@@ -120,6 +129,9 @@ async def test_each_role_is_allowed_or_refused_as_the_domain_says(api, method, p
                                       "lines": [{"sku": "LAP-1", "quantity": 1, "reason": "defective"}]})
     await api.ok("post", "/repairs", {"sku": "LAP-1", "customer": {"name": "c", "email": "c@x.example"},
                                       "problem": "p"})
+    hold = await api.ok("post", "/holds", {"lines": [{"sku": "LAP-1", "quantity": 1}]})
+    await api.ok("post", "/webhooks", {"url": "https://example.com/h", "event_types": ["*"]})
+    path = path.replace("{hold}", hold["id"])
     for role in ROLES:
         response = await getattr(api.as_(role), method)(path, **({"json": _fill(body, role)} if body else {}))
         if role in allowed:

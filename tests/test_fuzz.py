@@ -64,6 +64,9 @@ EXISTING: dict[str, list[Any]] = {
     "number": ["SO-000001", "SO-000002", "SO-000003", "SO-000004"],
     "pick_list_id": [1, 2],
     "key_id": [],  # filled by the seed with a key made to be revoked
+    "hold_id": [],  # filled by the seed
+    "subscription_id": [1],
+    "delivery_id": [1],
 }
 
 
@@ -152,6 +155,9 @@ def _seed(client: Any, admin: str, warehouse2: str) -> None:
     post("/returns/RMA-000002/receive", {}, expected=200, key=warehouse2)  # places replacement SO-000005
     post("/repairs", {"sku": "LAP-1", "customer": customer, "problem": "no power"})
     post("/repairs/RO-000001/parts", {"sku": "MON-1", "quantity": 1})
+    # A webhook subscription (its deliveries are made by the events above it sees) and a hold.
+    post("/webhooks", {"url": "https://hooks.example.com/erp", "event_types": ["*"]})
+    EXISTING["hold_id"] = [post("/holds", {"lines": [{"sku": "LAP-1", "quantity": 1}]})["id"]]
 
 
 @pytest.fixture(scope="module")

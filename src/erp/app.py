@@ -1,7 +1,7 @@
 """create_app(): routers, error handlers, the database engine's lifespan, and the OpenAPI document."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -12,13 +12,15 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from erp import idempotency
+from erp import idempotency, metrics
 from erp import logging as erp_logging
 from erp.admin import router as admin_router
 from erp.config import Settings, get_settings
 from erp.db import create_engine, resolve_database_url, sessionmaker
 from erp.errors import PROBLEM_JSON, Problem, install_error_handlers, problem
 from erp.events import router as events_router
+from erp.integration import dispatcher
+from erp.integration.router import router as integration_router
 from erp.inventory.router import router as inventory_router
 from erp.limits import BodyLimit
 from erp.orders.router import router as orders_router
@@ -71,7 +73,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         # Reads need no BEGIN/COMMIT round trips: each statement sees a consistent snapshot of its own.
         app.state.read_sessionmaker = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), bus)
         try:
-            async with idempotency.expiry_sweep(engine, settings.idempotency_ttl_hours):
+            async with (idempotency.expiry_sweep(engine, settings.idempotency_ttl_hours),
+                        dispatcher.running(engine, settings, app.state.sessionmaker) if settings.worker_in_serve
+                        else nullcontext()):
                 yield
         finally:
             await engine.dispose()
@@ -97,9 +101,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(suppliers_router, prefix=API_PREFIX)
     app.include_router(returns_router, prefix=API_PREFIX)
     app.include_router(service_router, prefix=API_PREFIX)
+    app.include_router(integration_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(admin_router, prefix=API_PREFIX)
     app.include_router(problems_router)
+    app.include_router(metrics.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> Health:
@@ -117,6 +123,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         return JSONResponse({"status": "ok", "database": "ok"})
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(metrics.Observed)
     app.add_middleware(erp_logging.RequestLog, enabled=settings.access_log)
     return app
 

@@ -5,7 +5,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -162,6 +162,29 @@ def serve(
         pass
     if embedded.Watchdog.exit_status:
         raise typer.Exit(embedded.Watchdog.exit_status)
+
+
+@app.command()
+def worker() -> None:
+    """Deliver webhooks and release expired holds, alone (for deployments with many API processes; set
+    ERP_WORKER_IN_SERVE=false for those). Any number of workers may run at once."""
+    from erp.integration.dispatcher import Worker
+
+    settings = get_settings()
+    erp_logging.configure(settings.log_level)
+    url = _database_url()
+    _upgrade(url)
+
+    async def run() -> None:
+        engine = create_engine(url, settings)
+        try:
+            await Worker(engine, settings, sessionmaker(engine, build_bus())).run()
+        finally:
+            await engine.dispose()
+
+    typer.echo("worker running: webhook deliveries and hold expiry (Ctrl-C stops it)", err=True)
+    with suppress(KeyboardInterrupt):
+        asyncio.run(run())
 
 
 def main() -> Any:

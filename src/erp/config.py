@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     graceful_shutdown_seconds: int = Field(default=10, ge=0)
     # A dead embedded PostgreSQL is started again; if that fails for this long, `erp serve` exits (status 1).
     embedded_restart_seconds: float = Field(default=30.0, gt=0)
+    # Encrypts secrets the service reads back (webhook signing secrets); unset: a key file in `data_dir`.
+    secret_key: str | None = None
+    # Webhooks: one attempt's timeout, how long a delivery is retried, and whether endpoints on private or
+    # loopback addresses may be called (off: a webhook could otherwise probe the internal network).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    # The first retry waits this long, each next one twice as long (at most an hour), with jitter.
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhooks_allow_private: bool = False
+    # `erp serve` runs the worker (webhook deliveries, hold expiry) in each of its processes; turn it off
+    # when `erp worker` runs on its own.
+    worker_in_serve: bool = True
+    # GET /metrics answers the machine itself only, unless this opens it to every address.
+    metrics_public: bool = False
     log_level: str = "INFO"
     access_log: bool = True
 

@@ -257,6 +257,19 @@ def _constraint(exc: DBAPIError) -> str:
     return str(getattr(cause, "constraint_name", "") or "")
 
 
+def database_unreachable(exc: BaseException) -> bool:
+    """The database is down, restarting or out of reach (not a refusal of what was asked): retry later.
+    Class 08 (connection exception), 53 (insufficient resources: too many connections, out of memory) and
+    57P (the server is shutting down, crashed or still starting up)."""
+    if isinstance(exc, (OSError, PoolTimeout)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = _sqlstate(exc)
+    return (isinstance(exc, OperationalError) or exc.connection_invalidated or not state
+            or state.startswith(("08", "53", "57P")))
+
+
 async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     state = _sqlstate(exc)
     if isinstance(exc, IntegrityError) or state.startswith("23"):
@@ -274,10 +287,7 @@ async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
         return problem(503, "busy", "Busy, try again", "The data is busy; retry the request.", headers={"Retry-After": "1"})
     if state == "57014":
         return problem(503, "timeout", "Timed out", "The request took too long and was cancelled.", headers={"Retry-After": "1"})
-    # Class 08 (connection exception), 53 (insufficient resources: too many connections, out of memory) and
-    # 57P (the server is shutting down, crashed or still starting up) pass: the request may simply be retried.
-    if (isinstance(exc, OperationalError) or exc.connection_invalidated or not state
-            or state.startswith(("08", "53", "57P"))):
+    if database_unreachable(exc):  # the request may simply be retried
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return problem(503, "database_unavailable", "Database unavailable", "The database is not reachable; retry shortly.",
                        headers={"Retry-After": "1"})

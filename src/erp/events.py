@@ -20,6 +20,22 @@ from erp.routing import router as make_router
 
 EventReader = allow("admin", "service", "integration")
 
+# Every event type the system writes, `<resource>.<what happened>` (DOMAIN.md section 8): what webhook
+# subscriptions choose from. `record` refuses any other, so this list stays complete.
+EVENT_TYPES = (
+    "order.placed", "order.status_changed", "order.cancelled", "order.contact_logged", "order.pick_listed",
+    "order.picked", "order.short_picked", "order.reallocated", "order.backorder_filled", "order.repromised",
+    "order.packed", "order.shipped", "order.delivered",
+    "hold.placed", "hold.converted", "hold.released", "hold.expired",
+    "purchase_order.created", "purchase_order.sent", "purchase_order.cancelled", "purchase_order.closed",
+    "purchase_order.date_changed", "purchase_order.received", "purchase_order.inspected",
+    "return.authorized", "return.received", "return.inspected", "return.replacement_placed", "return.refunded",
+    "return.cancelled", "return.rejected", "return.status_changed",
+    "repair.opened", "repair.part_added", "repair.part_removed", "repair.parts_reserved", "repair.repromised",
+    "repair.queued", "repair.in_progress", "repair.waiting_parts", "repair.completed", "repair.shipped",
+    "repair.unrepairable", "repair.outcome_chosen",
+)
+
 INSERT = text(
     "INSERT INTO event (type, subject, order_id, actor, channel, data)"
     " VALUES (:type, :subject, :order_id, :actor, :channel, CAST(:data AS jsonb))"
@@ -36,6 +52,8 @@ async def record(
     channel: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}: add it to erp.events.EVENT_TYPES")
     await session.execute(
         INSERT,
         {"type": type, "subject": subject, "order_id": order_id, "actor": actor, "channel": channel,

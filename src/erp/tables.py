@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+import erp.integration.models  # noqa: F401
 import erp.inventory.models  # noqa: F401
 import erp.models  # noqa: F401
 import erp.orders.models  # noqa: F401

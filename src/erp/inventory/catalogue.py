@@ -4,8 +4,9 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from erp.concurrency import IfMatch
 from erp.db import add_unique, first_or_404
-from erp.errors import AlreadyExists, InvalidRequest, InvalidTransition, VersionConflict
+from erp.errors import AlreadyExists, InvalidRequest, InvalidTransition
 from erp.inventory.models import Location, Product, Warehouse
 from erp.inventory.schemas import LocationCreate, ProductCreate, ProductUpdate, WarehouseCreate
 
@@ -50,12 +51,12 @@ async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
 
 
 async def update_product(
-    session: AsyncSession, sku: str, data: ProductUpdate, expected_version: int | None
+    session: AsyncSession, sku: str, data: ProductUpdate, expected: IfMatch | None
 ) -> Product:
     product = (await first_or_404(session, select(Product).where(Product.sku == sku).with_for_update(),
                                   missing=f"No product with sku {sku!r}."))[0]
-    if expected_version is not None and expected_version != product.version:
-        raise VersionConflict(f"Product {sku} is at version {product.version}, not {expected_version}.")
+    if expected is not None:
+        expected.check(product.version, f"Product {sku}")
     changes = data.model_dump(exclude_unset=True)
     for field, value in changes.items():
         setattr(product, field, value)

@@ -58,6 +58,10 @@ UNRESERVE = text("UPDATE stock_level SET reserved = reserved - :q WHERE product_
 UNCOVERED = text(
     "SELECT reserved - (on_hand - :missing) FROM stock_level WHERE product_id = :p AND warehouse_id = :w"
 )
+TRANSFER = text(
+    "UPDATE reservation SET owner_type = :to_type, owner_id = :to_id"
+    " WHERE owner_type = :from_type AND owner_id = :from_id AND quantity > 0"
+)
 NEWEST_AT = text(
     "SELECT owner_type, owner_id, quantity FROM reservation"
     " WHERE product_id = :p AND warehouse_id = :w AND quantity > 0 ORDER BY id DESC"
@@ -110,6 +114,13 @@ async def release(session: AsyncSession, owner_type: str, owner_id: int, quantit
     return released
 
 
+async def transfer(session: AsyncSession, from_type: str, from_id: int, to_type: str, to_id: int) -> None:
+    """Another owner takes over what one holds (an order takes a hold's units): stock levels do not change,
+    nobody else can get in between."""
+    await session.execute(TRANSFER, {"from_type": _owner_type(from_type), "from_id": from_id,
+                                     "to_type": _owner_type(to_type), "to_id": to_id})
+
+
 async def consume(session: AsyncSession, owner_type: str, owner_id: int, *, product_id: int, warehouse_id: int,
                   from_location_id: int, to_location_id: int, quantity: int, reason: str, reference: str,
                   actor: str) -> int:
@@ -148,7 +159,7 @@ def held(owner_type: str, owner_id: str, warehouse_id: str | None = None) -> str
     expressions, e.g. `held(ORDER_LINE, "l.id")`."""
     at = f" AND r.warehouse_id = {warehouse_id}" if warehouse_id else ""
     return (f"coalesce((SELECT sum(r.quantity) FROM reservation r WHERE r.owner_type = '{_owner_type(owner_type)}'"
-            f" AND r.owner_id = {owner_id}{at}), 0)")
+            f" AND r.owner_id = {owner_id}{at}), 0)::bigint")
 
 
 def holdings(owner_type: str, *, owner_id: str | None = None, warehouse_id: str | None = None) -> str:
@@ -159,5 +170,5 @@ def holdings(owner_type: str, *, owner_id: str | None = None, warehouse_id: str 
         where.append(f"owner_id = {owner_id}")
     if warehouse_id:
         where.append(f"warehouse_id = {warehouse_id}")
-    return (f"(SELECT owner_id, warehouse_id, sum(quantity) AS quantity FROM reservation"
+    return (f"(SELECT owner_id, warehouse_id, sum(quantity)::bigint AS quantity FROM reservation"
             f" WHERE {' AND '.join(where)} GROUP BY owner_id, warehouse_id)")

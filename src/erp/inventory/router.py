@@ -1,12 +1,13 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import Header, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 from sqlmodel import select
 
+from erp import concurrency
 from erp.auth import Anyone, CatalogueKeeper, StockKeeper
+from erp.concurrency import IfMatchHeader
 from erp.db import SessionDep
-from erp.errors import InvalidRequest
 from erp.idempotency import not_stored
 from erp.inventory import availability, catalogue, ledger, stock
 from erp.inventory.models import Location, LocationBalance, Product, StockMove, Warehouse
@@ -58,7 +59,7 @@ def location_out(location: Location, warehouse_code: str) -> LocationOut:
 @router.post("/products", status_code=status.HTTP_201_CREATED, tags=["inventory"])
 async def create_product(body: ProductCreate, actor: CatalogueKeeper, session: SessionDep, response: Response) -> ProductOut:
     product = await catalogue.create_product(session, body)
-    response.headers["ETag"] = f'"{product.version}"'
+    concurrency.tag(response, product.version)
     response.headers["Location"] = f"/api/v1/products/{product.sku}"
     return product_out(product)
 
@@ -80,7 +81,7 @@ async def list_products(
 @router.get("/products/{sku}", tags=["inventory"])
 async def get_product(sku: SkuPath, actor: Anyone, session: SessionDep, response: Response) -> ProductOut:
     product = await catalogue.get_product(session, sku)
-    response.headers["ETag"] = f'"{product.version}"'
+    concurrency.tag(response, product.version)
     return product_out(product)
 
 
@@ -91,16 +92,10 @@ async def update_product(
     actor: CatalogueKeeper,
     session: SessionDep,
     response: Response,
-    if_match: Annotated[str | None, Header(max_length=40, description="ETag of the version you edited")] = None,
+    if_match: IfMatchHeader = None,
 ) -> ProductOut:
-    expected = None
-    if if_match is not None:
-        digits = if_match.strip().removeprefix("W/").strip('"')
-        if not digits.isdigit() or len(digits) > 9:
-            raise InvalidRequest("If-Match must be an ETag this API issued, like \"3\".")
-        expected = int(digits)
-    product = await catalogue.update_product(session, sku, body, expected)
-    response.headers["ETag"] = f'"{product.version}"'
+    product = await catalogue.update_product(session, sku, body, concurrency.if_match(if_match))
+    concurrency.tag(response, product.version)
     return product_out(product)
 
 

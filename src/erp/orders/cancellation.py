@@ -8,11 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import events
 from erp.auth import Principal
+from erp.concurrency import IfMatch
 from erp.errors import InvalidRequest, InvalidTransition
 from erp.inventory import ledger, reservations
 from erp.inventory.reservations import ORDER_LINE, held
 from erp.orders import backorders
-from erp.orders.lines import current_status, order_id, refresh_status, shrink_open_picks
+from erp.orders.lines import check_version, current_status, order_id, refresh_status, shrink_open_picks
 from erp.orders.schemas import CancelRequest
 
 LINE_PRODUCTS = text("SELECT product_id FROM order_line WHERE order_id = :id")
@@ -30,11 +31,13 @@ CANCEL_UNITS = text(
 )
 
 
-async def cancel(session: AsyncSession, number: str, data: CancelRequest, actor: Principal, today: date) -> None:
+async def cancel(session: AsyncSession, number: str, data: CancelRequest, actor: Principal, today: date,
+                 expected: IfMatch | None = None) -> None:
     """Release what is still only promised (backordered first, then reserved). Picked units stay."""
     oid = await order_id(session, number)
     await ledger.lock_products_everywhere(session, (await session.execute(LINE_PRODUCTS, {"id": oid})).scalars())
     await order_id(session, number, lock=True)
+    await check_version(session, oid, number, expected)
     current = {r.sku: r for r in (await session.execute(LOCK_LINES, {"id": oid})).all()}
 
     if data.lines is None:

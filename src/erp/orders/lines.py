@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import events
+from erp.concurrency import IfMatch
 from erp.db import first_or_404
 from erp.inventory.reservations import ORDER_LINE, held
 from erp.orders.status import LineState, order_status
@@ -26,13 +27,15 @@ def listed(order_line_id: str, warehouse_id: str | None = None) -> str:
     at = (" JOIN location listed_loc ON listed_loc.id = listed.location_id"
           f" AND listed_loc.warehouse_id = {warehouse_id}") if warehouse_id else ""
     return (f"coalesce((SELECT sum({open_pick('listed')}) FROM pick_list_line listed{at}"
-            f" WHERE listed.order_line_id = {order_line_id}), 0)")
+            f" WHERE listed.order_line_id = {order_line_id}), 0)::bigint")
 
 
 ORDER_ID = text("SELECT id FROM sales_order WHERE number = :n")
 LOCK_ORDER_ID = text("SELECT id FROM sales_order WHERE number = :n FOR UPDATE")
 LOCK_ORDERS = text("SELECT 1 FROM sales_order WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
 ORDER_STATUS = text("SELECT status FROM sales_order WHERE id = :id")
+# An order's version: its latest event. Every change to an order is an event, so this is its ETag.
+ORDER_VERSION = text("SELECT max(id) FROM event WHERE order_id = :id")
 LINE_STATES = text(
     "SELECT l.quantity, l.cancelled, l.backordered, l.picked, l.packed, l.shipped,"
     f" {held(ORDER_LINE, 'l.id')} AS reserved, {listed('l.id')} AS listed"
@@ -56,6 +59,12 @@ async def order_id(session: AsyncSession, number: str, *, lock: bool = False) ->
 async def lock_orders(session: AsyncSession, order_ids: Iterable[int]) -> None:
     """Lock order rows by id, the order every operation on several orders keeps."""
     await session.execute(LOCK_ORDERS, {"ids": sorted(set(order_ids))})
+
+
+async def check_version(session: AsyncSession, order_id: int, number: str, expected: IfMatch | None) -> None:
+    """`If-Match` against the order's current version; call it holding the order's row lock."""
+    if expected is not None:
+        expected.check((await session.execute(ORDER_VERSION, {"id": order_id})).scalar_one(), f"Order {number}")
 
 
 async def current_status(session: AsyncSession, order_id: int) -> str:

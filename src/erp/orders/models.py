@@ -1,15 +1,19 @@
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
     Date,
+    DateTime,
+    ForeignKey,
     Index,
     Numeric,
     UniqueConstraint,
+    Uuid,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -174,3 +178,37 @@ class Contact(SQLModel, table=True):
     summary: str = Field(max_length=2000)
     rep: str = Field(max_length=100)
     created_at: datetime | None = created_at()
+
+
+HOLD_STATUSES = ("active", "converted", "released", "expired")
+
+
+class Hold(SQLModel, table=True):
+    """Stock reserved for a customer who has not ordered yet (a checkout, a quote on the phone), until
+    `expires_at`. Its lines own the reservations (owner `hold`) until an order takes them over."""
+
+    __tablename__ = "hold"
+    __table_args__ = (
+        CheckConstraint(f"status IN {HOLD_STATUSES}", name="status"),
+        Index("ix_hold_expiring", "expires_at", postgresql_where=text("status = 'active'")),
+    )
+
+    id: UUID | None = Field(default=None, sa_column=Column(Uuid, primary_key=True,
+                                                          server_default=text("gen_random_uuid()")))
+    status: str = Field(default="active", max_length=10, sa_column_kwargs={"server_default": "active"})
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    order_id: int | None = Field(default=None, sa_column=Column(ForeignKey("sales_order.id"), nullable=True))
+    created_by: str = Field(max_length=100)
+    created_at: datetime | None = created_at()
+    ended_at: datetime | None = timestamp()
+
+
+class HoldLine(SQLModel, table=True):
+    __tablename__ = "hold_line"
+    __table_args__ = (UniqueConstraint("hold_id", "line_no"), CheckConstraint("quantity > 0", name="quantity"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    hold_id: UUID = Field(sa_column=Column(ForeignKey("hold.id"), nullable=False, index=True))
+    line_no: int
+    product_id: int = Field(foreign_key="product.id")
+    quantity: int = Field(sa_type=BigInteger)

@@ -18,6 +18,7 @@ from erp.auth import Principal
 from erp.errors import AlreadyExists, InsufficientStock, InvalidRequest
 from erp.inventory import availability, ledger, reservations
 from erp.inventory.reservations import ORDER_LINE, Claim, reserve_call
+from erp.orders import holds
 from erp.orders.allocation import LineAllocation, LineRequest, allocate, first_choice
 from erp.orders.schemas import OrderCreate, OrderOut, UnpromisableLine
 from erp.orders.view import assemble
@@ -106,6 +107,8 @@ def _backorder_warehouse(allocation: LineAllocation, promise: availability.Promi
 async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal, today: date) -> OrderOut:
     """Validate, allocate across warehouses and reserve, in this transaction. With `allow_backorder`
     false and not enough stock, 409 listing what could be promised, and nothing is created."""
+    if data.hold is not None:
+        return await _place_from_hold(session, data, actor, today)
     skus = [line.sku for line in data.lines]
     stock = await availability.load(session, skus, demand=False)
     inactive = [sku for sku in skus if not stock[sku].active]
@@ -115,11 +118,7 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
     allocations = allocate(requests, {entry.product_id: entry.stock for entry in stock.values()})
     if not data.allow_backorder and any(a.backordered for a in allocations):
         raise await _insufficient(session, data, skus, today)
-    if data.external_ref is not None:
-        existing = (await session.execute(EXISTING_REF, {"c": data.channel, "r": data.external_ref})).scalar()
-        if existing is not None:
-            raise AlreadyExists(f"Channel {data.channel} already has order {existing} for external_ref "
-                                f"{data.external_ref!r}.", extra={"order": existing})
+    await _refuse_known_ref(session, data)
     locked = False
     waiting = [stock[sku] for sku, a in zip(skus, allocations, strict=True) if a.backordered]
     if waiting:
@@ -131,20 +130,7 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
             locked = True
     plan = Plan(stock, allocations, today)
     event = {"lines": [{"sku": sku, "quantity": line.quantity} for sku, line in zip(skus, data.lines, strict=True)]}
-    created = (await session.execute(INSERT_ORDER, {
-        "channel": data.channel, "status": plan.status, "name": data.customer.name,
-        "email": data.customer.email.lower(), "phone": data.customer.phone,
-        "ship_to": data.ship_to.model_dump_json() if data.ship_to else None,
-        "external_ref": data.external_ref, "allow_backorder": data.allow_backorder, "currency": data.currency,
-        "actor": actor.name, "line_nos": [a.line_no for a in plan.allocations],
-        "products": [a.product_id for a in plan.allocations], "quantities": [a.quantity for a in plan.allocations],
-        "unit_prices": [line.unit_price for line in data.lines],
-        "backordered": [a.backordered for a in plan.allocations],
-        "backorder_warehouses": plan.backorder_warehouses(),
-        "dates": [p.date for p in plan.promises], "bases": [p.basis for p in plan.promises],
-        "reasons": [p.reason[:300] for p in plan.promises], "event": json.dumps(event),
-        **reservations.claim_params(ORDER_LINE, plan.claims()),
-    })).one()
+    created = await _insert(session, data, actor, plan, event, plan.claims())
     if not created.reserved:
         if locked:
             raise RuntimeError("reservation failed while holding the stock locks")
@@ -158,6 +144,58 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
             raise RuntimeError("reservation failed while holding the stock locks")
         await _record(session, plan, line_ids, created.id)
     return placed_answer(data, actor, plan, created.number, created.created_at, created.event_id, event)
+
+
+async def _place_from_hold(session: AsyncSession, data: OrderCreate, actor: Principal, today: date) -> OrderOut:
+    """The order takes over a hold's reservations in this transaction: no second race for the stock."""
+    assert data.hold is not None
+    held = {line.sku: line for line in await holds.take_over(
+        session, data.hold, {line.sku: line.quantity for line in data.lines})}
+    short = [sku for sku, line in held.items() if sum(a["reserved"] for a in line.allocations) < line.quantity]
+    if short:
+        raise holds.HoldMismatch(f"Hold {data.hold} lost units of {', '.join(short)} to a stock count; place the "
+                                 "order without it.")
+    await _refuse_known_ref(session, data)
+    stock = await availability.load(session, list(held), demand=False)
+    at = {(entry.product_id, s.warehouse_id): s for entry in stock.values() for s in entry.stock}
+    allocations = [LineAllocation(n, held[line.sku].product_id, line.quantity,
+                                  [(at[held[line.sku].product_id, a["warehouse_id"]], a["reserved"])
+                                   for a in held[line.sku].allocations])
+                   for n, line in enumerate(data.lines, 1)]
+    plan = Plan(stock, allocations, today)
+    event = {"lines": [{"sku": line.sku, "quantity": line.quantity} for line in data.lines], "hold": str(data.hold)}
+    created = await _insert(session, data, actor, plan, event, [])
+    line_ids = dict(zip([a.line_no for a in plan.allocations], created.line_ids, strict=True))
+    await holds.hand_over(session, data.hold, {held[line.sku].id: line_ids[n] for n, line in enumerate(data.lines, 1)},
+                          created.id, created.number, actor.name)
+    return placed_answer(data, actor, plan, created.number, created.created_at, created.event_id, event)
+
+
+async def _refuse_known_ref(session: AsyncSession, data: OrderCreate) -> None:
+    if data.external_ref is not None:
+        existing = (await session.execute(EXISTING_REF, {"c": data.channel, "r": data.external_ref})).scalar()
+        if existing is not None:
+            raise AlreadyExists(f"Channel {data.channel} already has order {existing} for external_ref "
+                                f"{data.external_ref!r}.", extra={"order": existing})
+
+
+async def _insert(session: AsyncSession, data: OrderCreate, actor: Principal, plan: "Plan", event: dict[str, Any],
+                  claims: list[Claim]) -> Any:
+    """The one statement: the order, its lines, its event and, last, the reservations of `claims`."""
+    return (await session.execute(INSERT_ORDER, {
+        "channel": data.channel, "status": plan.status, "name": data.customer.name,
+        "email": data.customer.email.lower(), "phone": data.customer.phone,
+        "ship_to": data.ship_to.model_dump_json() if data.ship_to else None,
+        "external_ref": data.external_ref, "allow_backorder": data.allow_backorder, "currency": data.currency,
+        "actor": actor.name, "line_nos": [a.line_no for a in plan.allocations],
+        "products": [a.product_id for a in plan.allocations], "quantities": [a.quantity for a in plan.allocations],
+        "unit_prices": [line.unit_price for line in data.lines],
+        "backordered": [a.backordered for a in plan.allocations],
+        "backorder_warehouses": plan.backorder_warehouses(),
+        "dates": [p.date for p in plan.promises], "bases": [p.basis for p in plan.promises],
+        "reasons": [p.reason[:300] for p in plan.promises], "event": json.dumps(event),
+        **reservations.claim_params(ORDER_LINE, claims),
+    })).one()
 
 
 async def _plan_locked(
@@ -184,7 +222,7 @@ def placed_answer(data: OrderCreate, actor: Principal, plan: Plan, number: str, 
     order = {"number": number, "status": plan.status, "channel": data.channel,
              "customer_name": data.customer.name, "customer_email": data.customer.email.lower(),
              "customer_phone": data.customer.phone, "ship_to": data.ship_to.model_dump() if data.ship_to else None,
-             "external_ref": data.external_ref, "currency": data.currency, "created_at": created_at, "version": 1}
+             "external_ref": data.external_ref, "currency": data.currency, "created_at": created_at, "version": event_id}
     lines = [{"line_no": a.line_no, "sku": plan.by_product[a.product_id].sku,
               "name": plan.by_product[a.product_id].name, "quantity": a.quantity, "cancelled": 0,
               "backordered": a.backordered, "picked": 0, "packed": 0, "shipped": 0, "returned": 0,

@@ -1,20 +1,25 @@
 from datetime import date
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import Path, Query, Request, status
+from fastapi import Path, Query, Request, Response, status
 from sqlalchemy import select
 
+from erp import concurrency
 from erp.auth import OrderReader, OrderTaker, ServiceRep, WarehouseWorker, allow
+from erp.concurrency import IfMatchHeader
 from erp.db import SessionDep
 from erp.inventory.models import Product
 from erp.models import Event
-from erp.orders import cancellation, contacts, picking, placement, shipping
+from erp.orders import cancellation, contacts, holds, picking, placement, shipping
 from erp.orders.lines import order_id
 from erp.orders.models import CHANNELS, ORDER_STATUSES, Contact, OrderLine, SalesOrder
 from erp.orders.schemas import (
     CancelRequest,
     ContactCreate,
     ContactOut,
+    HoldCreate,
+    HoldOut,
     OrderCreate,
     OrderOut,
     OrderSummary,
@@ -41,15 +46,20 @@ def _threshold(request: Request) -> int:
     return request.app.state.settings.touch_threshold
 
 
-async def _view(request: Request, session: SessionDep, number: str) -> OrderOut:
-    return await order_view(session, number, _threshold(request))
+async def _view(request: Request, session: SessionDep, number: str, response: Response) -> OrderOut:
+    view = await order_view(session, number, _threshold(request))
+    concurrency.tag(response, view.version)
+    return view
 
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED)
-async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep) -> OrderOut:
+async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep, response: Response) -> OrderOut:
     """Allocate across warehouses and reserve in one transaction; uncovered lines are backordered with a
-    promise, or with `allow_backorder: false` the order is refused (409) and nothing is created."""
-    return await placement.place_order(session, body, actor, date.today())
+    promise, or with `allow_backorder: false` the order is refused (409) and nothing is created. With
+    `hold`, the order takes over the hold's reservations."""
+    placed = await placement.place_order(session, body, actor, date.today())
+    concurrency.tag(response, placed.version)
+    return placed
 
 
 @router.get("/orders")
@@ -79,10 +89,10 @@ async def list_orders(
 
 @router.post("/orders/{number}/cancel")
 async def cancel_order(number: OrderNumber, body: CancelRequest, request: Request, actor: ServiceRep,
-                       session: SessionDep) -> OrderOut:
+                       session: SessionDep, response: Response, if_match: IfMatchHeader = None) -> OrderOut:
     """Cancel the whole order, or quantities of lines; reservations are released at once."""
-    await cancellation.cancel(session, number, body, actor, date.today())
-    return await _view(request, session, number)
+    await cancellation.cancel(session, number, body, actor, date.today(), concurrency.if_match(if_match))
+    return await _view(request, session, number, response)
 
 
 @router.get("/orders/{number}/timeline")
@@ -132,23 +142,49 @@ async def confirm_pick(pick_list_id: PickListId, body: PickConfirm, actor: Wareh
 
 @router.post("/orders/{number}/pack")
 async def pack_order(number: OrderNumber, body: PackRequest, request: Request, actor: WarehouseWorker,
-                     session: SessionDep) -> OrderOut:
+                     session: SessionDep, response: Response, if_match: IfMatchHeader = None) -> OrderOut:
     """A second person (not a picker of this order) scans what goes in the box; it must match exactly."""
-    await shipping.pack(session, number, body, actor, date.today())
-    return await _view(request, session, number)
+    await shipping.pack(session, number, body, actor, date.today(), concurrency.if_match(if_match))
+    return await _view(request, session, number, response)
 
 
 @router.post("/orders/{number}/shipments", status_code=status.HTTP_201_CREATED)
 async def ship_order(number: OrderNumber, body: ShipmentCreate, request: Request, actor: WarehouseWorker,
-                     session: SessionDep) -> OrderOut:
+                     session: SessionDep, response: Response, if_match: IfMatchHeader = None) -> OrderOut:
     """Hand packed units to a carrier (partial shipments allowed); stock moves from packing to the customer."""
-    await shipping.ship(session, number, body, actor)
-    return await _view(request, session, number)
+    await shipping.ship(session, number, body, actor, concurrency.if_match(if_match))
+    return await _view(request, session, number, response)
 
 
 @router.post("/orders/{number}/delivered")
 async def confirm_delivery(number: OrderNumber, request: Request, actor: CarrierConfirmer,
-                           session: SessionDep) -> OrderOut:
+                           session: SessionDep, response: Response, if_match: IfMatchHeader = None) -> OrderOut:
     """The carrier confirms delivery of a fully shipped order."""
-    await shipping.mark_delivered(session, number, actor)
-    return await _view(request, session, number)
+    await shipping.mark_delivered(session, number, actor, concurrency.if_match(if_match))
+    return await _view(request, session, number, response)
+
+
+# --- holds ------------------------------------------------------------------------------------------
+
+HoldKeeper = allow("admin", "service", "integration")
+HoldId = Annotated[UUID, Path(description="The hold's id, as POST /holds answered it")]
+
+
+@router.post("/holds", status_code=status.HTTP_201_CREATED)
+async def place_hold(body: HoldCreate, actor: HoldKeeper, session: SessionDep) -> HoldOut:
+    """Reserve lines for a customer who has not ordered yet, for `expires_in` seconds (default 15 minutes,
+    at most 24 hours). All or nothing: 409 `insufficient_stock` holds nothing. An order with `hold` takes
+    the reservations over; a hold that expires is released within seconds."""
+    return await holds.view(session, await holds.create(session, body, actor))
+
+
+@router.get("/holds/{hold_id}")
+async def get_hold(hold_id: HoldId, actor: HoldKeeper, session: SessionDep) -> HoldOut:
+    return await holds.view(session, hold_id)
+
+
+@router.delete("/holds/{hold_id}")
+async def release_hold(hold_id: HoldId, actor: HoldKeeper, session: SessionDep) -> HoldOut:
+    """Give the held units back at once (waiting backorders claim them first)."""
+    await holds.release(session, hold_id, actor)
+    return await holds.view(session, hold_id)

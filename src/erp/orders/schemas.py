@@ -1,7 +1,8 @@
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StrictInt, StringConstraints, model_validator
 
 from erp.schemas import (
     NO_NUL,
@@ -56,6 +57,8 @@ class OrderCreate(Input):
     external_ref: Reference | None = None
     allow_backorder: bool = True
     currency: Currency | None = Field(default=None, description="ISO 4217; required when lines carry prices.")
+    hold: UUID | None = Field(default=None, description="A hold whose reservations the order takes over; the "
+                                                        "order asks for exactly the held lines.")
 
     @model_validator(mode="after")
     def _prices_have_a_currency(self) -> "OrderCreate":
@@ -248,3 +251,31 @@ class PickListOut(BaseModel):
     status: str
     created_at: datetime
     lines: list[PickLineOut]
+
+
+class HoldCreate(Input):
+    lines: Annotated[list[LineRequestIn], OneLinePerSku] = Field(min_length=1, max_length=MAX_LINES)
+    warehouse: Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")] | None = (
+        Field(default=None, description="Hold only at this warehouse."))
+    expires_in: StrictInt = Field(default=900, ge=1, le=86_400, description="Seconds until the hold lapses (1 s to 24 h).")
+
+    @model_validator(mode="after")
+    def _no_prices(self) -> "HoldCreate":
+        if any(line.unit_price is not None for line in self.lines):
+            raise ValueError("a hold reserves units; prices belong to the order")
+        return self
+
+
+class HoldLineOut(BaseModel):
+    sku: str
+    quantity: int
+    allocations: list[AllocationOut]
+
+
+class HoldOut(BaseModel):
+    id: UUID
+    status: Literal["active", "converted", "released", "expired"]
+    expires_at: datetime
+    order: str | None = Field(description="The order that took the hold over.")
+    created_at: datetime
+    lines: list[HoldLineOut]

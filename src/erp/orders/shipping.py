@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import bus, events
 from erp.auth import Principal
+from erp.concurrency import IfMatch
 from erp.errors import Forbidden, InvalidTransition, ScanMismatch
 from erp.inventory import catalogue, ledger
-from erp.orders.lines import current_status, order_id, refresh_status
+from erp.orders.lines import check_version, current_status, order_id, refresh_status
 from erp.orders.messages import OrderShipped
 from erp.orders.schemas import PackRequest, ShipmentCreate
 
@@ -47,9 +48,11 @@ INSERT_SHIPMENT = text(
 DELIVERED = text("UPDATE sales_order SET delivered_at = now() WHERE id = :id")
 
 
-async def pack(session: AsyncSession, number: str, data: PackRequest, actor: Principal, today: date) -> None:
+async def pack(session: AsyncSession, number: str, data: PackRequest, actor: Principal, today: date,
+               expected: IfMatch | None = None) -> None:
     """A second person scans what goes into the box: it must be exactly what was picked and not packed."""
     oid = await order_id(session, number, lock=True)
+    await check_version(session, oid, number, expected)
     lines = (await session.execute(UNPACKED, {"id": oid})).all()
     if not lines:
         raise InvalidTransition(f"Order {number} is {await current_status(session, oid)}: nothing picked is "
@@ -78,8 +81,10 @@ async def pack(session: AsyncSession, number: str, data: PackRequest, actor: Pri
     await refresh_status(session, oid, actor.name)
 
 
-async def ship(session: AsyncSession, number: str, data: ShipmentCreate, actor: Principal) -> None:
+async def ship(session: AsyncSession, number: str, data: ShipmentCreate, actor: Principal,
+               expected: IfMatch | None = None) -> None:
     oid = await order_id(session, number, lock=True)
+    await check_version(session, oid, number, expected)
     lines = {r.sku: r for r in (await session.execute(SHIPPABLE, {"id": oid})).all()}
     if data.lines is None:
         wanted = {sku: line.shippable for sku, line in lines.items() if line.shippable > 0}
@@ -120,8 +125,10 @@ async def ship(session: AsyncSession, number: str, data: ShipmentCreate, actor: 
     await bus.publish(session, OrderShipped(oid, actor.name))
 
 
-async def mark_delivered(session: AsyncSession, number: str, actor: Principal) -> None:
+async def mark_delivered(session: AsyncSession, number: str, actor: Principal,
+                         expected: IfMatch | None = None) -> None:
     oid = await order_id(session, number, lock=True)
+    await check_version(session, oid, number, expected)
     status = await current_status(session, oid)
     if status != "shipped":
         raise InvalidTransition(f"Order {number} is {status}: only a fully shipped order can be delivered.")

@@ -21,7 +21,8 @@ from erp.orders.status import LineState, line_state_text, status_text
 
 VIEW = text(f"""
 SELECT o.id, o.number, o.status, o.channel, o.customer_name, o.customer_email, o.customer_phone, o.ship_to,
-       o.external_ref, o.currency, o.created_at, o.version,
+       o.external_ref, o.currency, o.created_at,
+       (SELECT max(e.id) FROM event e WHERE e.order_id = o.id) AS version,
        (SELECT count(*) FROM order_contact c WHERE c.order_id = o.id) AS touches,
        (SELECT coalesce(json_agg(json_build_object(
             'line_no', l.line_no, 'sku', p.sku, 'name', p.name, 'quantity', l.quantity, 'cancelled', l.cancelled,

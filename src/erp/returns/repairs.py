@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import bus, events
 from erp.auth import Principal
+from erp.concurrency import IfMatch
 from erp.db import first_or_404
 from erp.errors import Conflict, InvalidRequest, InvalidTransition, NotFound
 from erp.inventory import availability, catalogue, ledger, reservations, waiting
@@ -78,7 +79,8 @@ ADD_PART_CANCELLED = text(
 )
 ADD_CONSUMED = text("UPDATE repair_part SET consumed = consumed + :q WHERE id = :id")
 SET_PROMISE = text(
-    "UPDATE repair_order SET promised_date = :d, promise_basis = :b, promise_reason = :r WHERE id = :id"
+    "UPDATE repair_order SET promised_date = :d, promise_basis = :b, promise_reason = :r, version = version + 1"
+    " WHERE id = :id"
 )
 SET_STATUS = text(
     "UPDATE repair_order SET status = CAST(:s AS varchar), version = version + 1,"
@@ -88,6 +90,7 @@ SET_STATUS = text(
     " WHERE id = :id"
 )
 MARK_STARTED = text("UPDATE repair_order SET started_at = coalesce(started_at, now()) WHERE id = :id")
+BUMP = text("UPDATE repair_order SET version = version + 1 WHERE id = :id")
 SET_SHIPPING = text("UPDATE repair_order SET carrier = :c, tracking_number = :t WHERE id = :id")
 SET_OUTCOME = text("UPDATE repair_order SET outcome = :o, version = version + 1 WHERE id = :id")
 PART_OWNERS = text(
@@ -155,10 +158,11 @@ async def open_for_return(session: AsyncSession, ret: Any, line: Any, quantity: 
 # --- parts ------------------------------------------------------------------------------------------
 
 
-async def add_part(session: AsyncSession, number: str, data: PartIn, actor: Principal, today: date) -> None:
+async def add_part(session: AsyncSession, number: str, data: PartIn, actor: Principal, today: date,
+                   expected: IfMatch | None = None) -> None:
     """Reserve a part at the repair's warehouse; what is not in stock waits in line for it, with a promise."""
     product = await catalogue.get_product(session, data.sku)
-    repair = await _lock(session, number, also=[product.id])
+    repair = await _lock(session, number, expected, also=[product.id])
     if repair.status not in ("queued", "in_progress", "waiting_parts"):
         raise InvalidTransition(f"Repair {number} is {repair.status}; it takes no more parts.")
     part_id = (await session.execute(INSERT_PART, {"repair": repair.id, "product": product.id,
@@ -184,10 +188,11 @@ async def add_part(session: AsyncSession, number: str, data: PartIn, actor: Prin
     await repromise(session, repair.id, actor.name, today)
 
 
-async def remove_part(session: AsyncSession, number: str, sku: str, actor: Principal, today: date) -> None:
+async def remove_part(session: AsyncSession, number: str, sku: str, actor: Principal, today: date,
+                      expected: IfMatch | None = None) -> None:
     """A part is not needed after all: its reservations are released and it stops waiting."""
     product = await catalogue.get_product(session, sku)
-    repair = await _lock(session, number, also=[product.id])
+    repair = await _lock(session, number, expected, also=[product.id])
     if repair.status not in ("queued", "in_progress", "waiting_parts"):
         raise InvalidTransition(f"Repair {number} is {repair.status}; its parts are settled.")
     parts = [p for p in await _parts(session, repair.id) if p.product_id == product.id and p.reserved + p.waiting]
@@ -215,8 +220,8 @@ async def _give_up_parts(session: AsyncSession, parts: list[Any]) -> int:
 
 
 async def change_status(session: AsyncSession, number: str, data: RepairStatusChange, actor: Principal,
-                        today: date) -> None:
-    repair = await _lock(session, number)
+                        today: date, expected: IfMatch | None = None) -> None:
+    repair = await _lock(session, number, expected)
     target = data.status
     if repair.status not in REPAIR_TRANSITIONS[target]:
         raise InvalidTransition(f"Repair {number} is {repair.status}; it cannot become {target}.")
@@ -249,9 +254,9 @@ async def change_status(session: AsyncSession, number: str, data: RepairStatusCh
 
 
 async def choose_outcome(session: AsyncSession, number: str, data: RepairOutcome, actor: Principal,
-                         today: date) -> None:
+                         today: date, expected: IfMatch | None = None) -> None:
     """For a unit that cannot be repaired and was to go back to the customer: a replacement or a refund."""
-    repair = await _lock(session, number)
+    repair = await _lock(session, number, expected)
     if repair.status != "unrepairable" or not repair.ships_to_customer:
         raise InvalidTransition(f"Repair {number} is {repair.status}; an outcome is chosen for a unit that cannot "
                                 "be repaired and was to go back to the customer.")
@@ -415,13 +420,17 @@ async def on_reservations_reclaimed(session: AsyncSession, message: Reservations
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-async def _lock(session: AsyncSession, number: str, also: list[int] | None = None) -> Any:
-    """Lock the repair's products everywhere (and `also`), then the repair."""
+async def _lock(session: AsyncSession, number: str, expected: IfMatch | None, also: list[int] | None = None) -> Any:
+    """Lock the repair's products everywhere (and `also`), then the repair; check `If-Match`."""
     products = (await session.execute(REPAIR_PRODUCTS, {"n": number})).scalars().all()
     if not products:
         raise NotFound(f"No repair {number}.")
     await ledger.lock_products_everywhere(session, [*products, *(also or [])])
-    return (await session.execute(LOCK_REPAIR, {"n": number})).one()
+    repair = (await session.execute(LOCK_REPAIR, {"n": number})).one()
+    if expected is not None:
+        expected.check(repair.version, f"Repair {number}")
+    await session.execute(BUMP, {"id": repair.id})
+    return repair
 
 
 async def _parts(session: AsyncSession, repair_id: int) -> list[Any]:

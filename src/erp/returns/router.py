@@ -1,10 +1,12 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import Path, status
+from fastapi import Path, Response, status
 from sqlalchemy import select
 
+from erp import concurrency
 from erp.auth import ServiceRep, WarehouseWorker, allow
+from erp.concurrency import IfMatchHeader, tagged
 from erp.db import SessionDep
 from erp.inventory.models import Product
 from erp.orders.models import SalesOrder
@@ -44,11 +46,11 @@ RepairNumber = Annotated[str, Path(pattern=r"^RO-[0-9]{6,12}$", description="e.g
 
 
 @router.post("/returns", status_code=status.HTTP_201_CREATED)
-async def authorize_return(body: ReturnCreate, actor: ServiceRep, session: SessionDep) -> ReturnOut:
+async def authorize_return(body: ReturnCreate, actor: ServiceRep, session: SessionDep, response: Response) -> ReturnOut:
     """Authorize the return of shipped units of one order (never more than shipped and not yet on a
     return). With `advance_replacement`, the replacement order is placed now."""
     _, number = await service.authorize(session, body, actor, date.today())
-    return await view.return_view(session, number)
+    return tagged(response, await view.return_view(session, number))
 
 
 @router.get("/returns")
@@ -67,57 +69,62 @@ async def list_returns(actor: CaseReader, session: SessionDep, status: ReturnSta
 
 
 @router.get("/returns/{number}")
-async def get_return(number: ReturnNumber, actor: CaseReader, session: SessionDep) -> ReturnOut:
+async def get_return(number: ReturnNumber, actor: CaseReader, session: SessionDep, response: Response) -> ReturnOut:
     """The return with its lines, replacement orders, repairs and refunds, its state in words."""
-    return await view.return_view(session, number)
+    return tagged(response, await view.return_view(session, number))
 
 
 @router.post("/returns/{number}/receive")
 async def receive_return(number: ReturnNumber, body: ReturnReceive, actor: WarehouseWorker,
-                         session: SessionDep) -> ReturnOut:
+                         session: SessionDep,
+        response: Response, if_match: IfMatchHeader = None) -> ReturnOut:
     """Goods in, into quarantine (never straight to sellable stock). Omit `lines` to receive all expected."""
-    await service.receive(session, number, body, actor, date.today())
-    return await view.return_view(session, number)
+    await service.receive(session, number, body, actor, date.today(), concurrency.if_match(if_match))
+    return tagged(response, await view.return_view(session, number))
 
 
 @router.post("/returns/{number}/inspect")
 async def inspect_return(number: ReturnNumber, body: ReturnInspect, actor: WarehouseWorker,
-                         session: SessionDep) -> ReturnOut:
+                         session: SessionDep,
+        response: Response, if_match: IfMatchHeader = None) -> ReturnOut:
     """Decide each received unit: restock, repair, scrap or return to the supplier. A second person: not
     one who received these goods."""
-    await service.inspect(session, number, body, actor, date.today())
-    return await view.return_view(session, number)
+    await service.inspect(session, number, body, actor, date.today(), concurrency.if_match(if_match))
+    return tagged(response, await view.return_view(session, number))
 
 
 @router.post("/returns/{number}/refunds", status_code=status.HTTP_201_CREATED)
-async def refund_return(number: ReturnNumber, body: RefundCreate, actor: ServiceRep, session: SessionDep) -> ReturnOut:
+async def refund_return(number: ReturnNumber, body: RefundCreate, actor: ServiceRep, session: SessionDep,
+        response: Response, if_match: IfMatchHeader = None) -> ReturnOut:
     """Record a refund: never more than was paid for the units that may be refunded, less earlier refunds."""
-    await service.refund(session, number, body, actor)
-    return await view.return_view(session, number)
+    await service.refund(session, number, body, actor, concurrency.if_match(if_match))
+    return tagged(response, await view.return_view(session, number))
 
 
 @router.post("/returns/{number}/cancel")
-async def cancel_return(number: ReturnNumber, body: ReturnClose, actor: ServiceRep, session: SessionDep) -> ReturnOut:
+async def cancel_return(number: ReturnNumber, body: ReturnClose, actor: ServiceRep, session: SessionDep,
+        response: Response, if_match: IfMatchHeader = None) -> ReturnOut:
     """Stop expecting the units that have not arrived (all of them: the return is cancelled)."""
-    await service.cancel(session, number, body, actor, date.today())
-    return await view.return_view(session, number)
+    await service.cancel(session, number, body, actor, date.today(), concurrency.if_match(if_match))
+    return tagged(response, await view.return_view(session, number))
 
 
 @router.post("/returns/{number}/reject")
-async def reject_return(number: ReturnNumber, body: ReturnClose, actor: ServiceRep, session: SessionDep) -> ReturnOut:
+async def reject_return(number: ReturnNumber, body: ReturnClose, actor: ServiceRep, session: SessionDep,
+        response: Response, if_match: IfMatchHeader = None) -> ReturnOut:
     """Refuse the claim before inspection: units that arrived go back to the customer."""
-    await service.reject(session, number, body, actor, date.today())
-    return await view.return_view(session, number)
+    await service.reject(session, number, body, actor, date.today(), concurrency.if_match(if_match))
+    return tagged(response, await view.return_view(session, number))
 
 
 # --- repairs ----------------------------------------------------------------------------------------
 
 
 @router.post("/repairs", status_code=status.HTTP_201_CREATED)
-async def open_repair(body: RepairCreate, actor: ServiceRep, session: SessionDep) -> RepairOut:
+async def open_repair(body: RepairCreate, actor: ServiceRep, session: SessionDep, response: Response) -> RepairOut:
     """A walk-in repair: the customer's unit comes into quarantine until it is repaired and sent back."""
     number = await repairs.open_walk_in(session, body, actor, date.today())
-    return await view.repair_view(session, number)
+    return tagged(response, await view.repair_view(session, number))
 
 
 @router.get("/repairs")
@@ -137,37 +144,41 @@ async def list_repairs(actor: CaseReader, session: SessionDep, status: RepairSta
 
 
 @router.get("/repairs/{number}")
-async def get_repair(number: RepairNumber, actor: CaseReader, session: SessionDep) -> RepairOut:
+async def get_repair(number: RepairNumber, actor: CaseReader, session: SessionDep, response: Response) -> RepairOut:
     """The repair with its parts, its state in words and its promise ("waiting for 2 x FAN-12 on ...")."""
-    return await view.repair_view(session, number)
+    return tagged(response, await view.repair_view(session, number))
 
 
 @router.post("/repairs/{number}/parts", status_code=status.HTTP_201_CREATED)
-async def add_part(number: RepairNumber, body: PartIn, actor: WarehouseWorker, session: SessionDep) -> RepairOut:
+async def add_part(number: RepairNumber, body: PartIn, actor: WarehouseWorker, session: SessionDep,
+        response: Response, if_match: IfMatchHeader = None) -> RepairOut:
     """Reserve a part at the repair's warehouse; what is short waits in line for stock, with a dated promise."""
-    await repairs.add_part(session, number, body, actor, date.today())
-    return await view.repair_view(session, number)
+    await repairs.add_part(session, number, body, actor, date.today(), concurrency.if_match(if_match))
+    return tagged(response, await view.repair_view(session, number))
 
 
 @router.delete("/repairs/{number}/parts/{sku}")
 async def remove_part(number: RepairNumber, sku: Annotated[Sku, Path()], actor: WarehouseWorker,
-                      session: SessionDep) -> RepairOut:
+                      session: SessionDep,
+        response: Response, if_match: IfMatchHeader = None) -> RepairOut:
     """A part not needed after all: its reservations are released, it stops waiting."""
-    await repairs.remove_part(session, number, sku, actor, date.today())
-    return await view.repair_view(session, number)
+    await repairs.remove_part(session, number, sku, actor, date.today(), concurrency.if_match(if_match))
+    return tagged(response, await view.repair_view(session, number))
 
 
 @router.post("/repairs/{number}/status")
 async def change_repair_status(number: RepairNumber, body: RepairStatusChange, actor: WarehouseWorker,
-                               session: SessionDep) -> RepairOut:
+                               session: SessionDep,
+        response: Response, if_match: IfMatchHeader = None) -> RepairOut:
     """Start, complete (consumes the parts), ship back (carrier and tracking) or give up (unrepairable)."""
-    await repairs.change_status(session, number, body, actor, date.today())
-    return await view.repair_view(session, number)
+    await repairs.change_status(session, number, body, actor, date.today(), concurrency.if_match(if_match))
+    return tagged(response, await view.repair_view(session, number))
 
 
 @router.post("/repairs/{number}/outcome")
 async def choose_repair_outcome(number: RepairNumber, body: RepairOutcome, actor: ServiceRep,
-                                session: SessionDep) -> RepairOut:
+                                session: SessionDep,
+        response: Response, if_match: IfMatchHeader = None) -> RepairOut:
     """For a unit that cannot be repaired: a replacement order, or a refund the rep then records."""
-    await repairs.choose_outcome(session, number, body, actor, date.today())
-    return await view.repair_view(session, number)
+    await repairs.choose_outcome(session, number, body, actor, date.today(), concurrency.if_match(if_match))
+    return tagged(response, await view.repair_view(session, number))

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import bus, events
 from erp.auth import Principal
+from erp.concurrency import IfMatch
 from erp.db import first_or_404
 from erp.errors import Conflict, Forbidden, InvalidRequest, InvalidTransition
 from erp.inventory import catalogue, ledger
@@ -159,11 +160,14 @@ async def authorize(session: AsyncSession, data: ReturnCreate, actor: Principal,
 # --- receiving --------------------------------------------------------------------------------------
 
 
-async def receive(session: AsyncSession, number: str, data: ReturnReceive, actor: Principal, today: date) -> None:
+async def receive(session: AsyncSession, number: str, data: ReturnReceive, actor: Principal, today: date,
+                  expected: IfMatch | None = None) -> None:
     """Goods in: from the customer into the warehouse's quarantine, never straight to sellable stock.
     Fewer than authorized is normal (the rest stays expected); more is refused."""
     await _lock_products(session, number)
     ret = await lock(session, number)
+    if expected is not None:
+        expected.check(ret.version, f"Return {number}")
     if ret.status not in ("authorized", "received", "inspected"):
         raise InvalidTransition(f"Return {number} is {ret.status}; nothing more can be received.")
     rows = await lines_of(session, ret.id)
@@ -204,12 +208,15 @@ async def receive(session: AsyncSession, number: str, data: ReturnReceive, actor
 # --- inspecting -------------------------------------------------------------------------------------
 
 
-async def inspect(session: AsyncSession, number: str, data: ReturnInspect, actor: Principal, today: date) -> None:
+async def inspect(session: AsyncSession, number: str, data: ReturnInspect, actor: Principal, today: date,
+                  expected: IfMatch | None = None) -> None:
     """Decide each received unit: restock (to storage, where it fills backorders first), repair (a repair
     order), scrap, or return to the supplier (a supplier defect). A second person inspects: not someone
     who received these goods."""
     await _lock_products(session, number)
     ret = await lock(session, number)
+    if expected is not None:
+        expected.check(ret.version, f"Return {number}")
     if ret.status not in ("received", "inspected"):
         raise InvalidTransition(f"Return {number} is {ret.status}: only received goods can be inspected.")
     receivers = set((await session.execute(RECEIVERS, {"r": ret.id})).scalars())
@@ -278,10 +285,13 @@ async def _replace(session: AsyncSession, ret: Any, units: dict[int, int], actor
     return number
 
 
-async def refund(session: AsyncSession, number: str, data: RefundCreate, actor: Principal) -> None:
+async def refund(session: AsyncSession, number: str, data: RefundCreate, actor: Principal,
+                 expected: IfMatch | None = None) -> None:
     """Record money given back: never more than was paid for the units that may be refunded, less what was
     refunded before, also when refunds race (one conditional update on the return)."""
     ret = await lock(session, number)
+    if expected is not None:
+        expected.check(ret.version, f"Return {number}")
     if ret.status in ("rejected", "cancelled"):
         raise InvalidTransition(f"Return {number} is {ret.status}; nothing can be refunded.")
     if ret.currency is None:
@@ -312,11 +322,14 @@ async def refund(session: AsyncSession, number: str, data: RefundCreate, actor: 
 # --- cancelling and rejecting -----------------------------------------------------------------------
 
 
-async def cancel(session: AsyncSession, number: str, data: ReturnClose, actor: Principal, today: date) -> None:
+async def cancel(session: AsyncSession, number: str, data: ReturnClose, actor: Principal, today: date,
+                 expected: IfMatch | None = None) -> None:
     """Stop expecting what has not arrived: with nothing received the return is cancelled; otherwise only
     the units still expected are. An advance replacement gives up what is no longer covered, if not picked."""
     await _lock_products(session, number)
     ret = await lock(session, number)
+    if expected is not None:
+        expected.check(ret.version, f"Return {number}")
     if ret.status not in ("authorized", "received", "inspected"):
         raise InvalidTransition(f"Return {number} is {ret.status}; it cannot be cancelled.")
     rows = await lines_of(session, ret.id)
@@ -337,11 +350,14 @@ async def cancel(session: AsyncSession, number: str, data: ReturnClose, actor: P
     await refresh_status(session, ret.id, actor.name)
 
 
-async def reject(session: AsyncSession, number: str, data: ReturnClose, actor: Principal, today: date) -> None:
+async def reject(session: AsyncSession, number: str, data: ReturnClose, actor: Principal, today: date,
+                 expected: IfMatch | None = None) -> None:
     """Refuse the claim before any inspection decided on the goods: units that arrived go back to the
     customer, nothing stays authorized, replacements not yet picked are cancelled."""
     await _lock_products(session, number)
     ret = await lock(session, number)
+    if expected is not None:
+        expected.check(ret.version, f"Return {number}")
     if ret.status not in ("authorized", "received"):
         raise InvalidTransition(f"Return {number} is {ret.status}; only a return not yet inspected can be rejected.")
     rows = await lines_of(session, ret.id)

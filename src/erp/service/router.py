@@ -1,5 +1,6 @@
-from fastapi import Request
+from fastapi import Request, Response
 
+from erp import concurrency
 from erp.auth import OrderReader
 from erp.db import SessionDep
 from erp.orders.router import OrderNumber
@@ -11,7 +12,11 @@ router = make_router(tags=["orders"])
 
 
 @router.get("/orders/{number}")
-async def get_order(number: OrderNumber, request: Request, actor: OrderReader, session: SessionDep) -> OrderCaseOut:
+async def get_order(number: OrderNumber, request: Request, actor: OrderReader, session: SessionDep,
+                    response: Response) -> OrderCaseOut:
     """The order status view: status in words, each line's state and promise, shipments, touches, timeline,
-    and its returns, repairs, replacement orders and refunds."""
-    return await order_case(session, number, request.app.state.settings.touch_threshold)
+    and its returns, repairs, replacement orders and refunds. Its ETag is what If-Match names to cancel,
+    pack or ship only this version."""
+    case = await order_case(session, number, request.app.state.settings.touch_threshold)
+    concurrency.tag(response, case.version)
+    return case

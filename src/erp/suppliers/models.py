@@ -21,6 +21,7 @@ class Supplier(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     lead_time_days: int = 14
     created_at: datetime | None = created_at()
+    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
 
 
 class SupplierProduct(SQLModel, table=True):
@@ -41,6 +42,7 @@ class SupplierProduct(SQLModel, table=True):
     min_order_quantity: int = 1
     preferred: bool = flag(False)
     updated_at: datetime | None = created_at()
+    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
 
 
 class PurchaseOrder(SQLModel, table=True):

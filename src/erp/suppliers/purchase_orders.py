@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import bus, events
 from erp.auth import Principal
+from erp.concurrency import IfMatch
 from erp.db import first_or_404
 from erp.errors import InvalidRequest, InvalidTransition, NotFound
 from erp.inventory import catalogue, ledger
@@ -135,9 +136,11 @@ SET_STATUS = {to: text(f"UPDATE purchase_order SET {stamp}status = :s, version =
               for to, (_, stamp) in TRANSITIONS.items()}
 
 
-async def _transition(session: AsyncSession, number: str, to: str, actor: Principal,
+async def _transition(session: AsyncSession, number: str, to: str, actor: Principal, expected: IfMatch | None,
                       extra: str = "") -> PurchaseOrderOut:
     po, products = await lock_purchase_order(session, number)
+    if expected is not None:
+        expected.check(po.version, f"Purchase order {number}")
     if po.status not in TRANSITIONS[to][0]:
         raise InvalidTransition(f"Purchase order {number} is {po.status}; it cannot become {to}.{extra}")
     await session.execute(SET_STATUS[to], {"s": to, "id": po.id})
@@ -146,22 +149,28 @@ async def _transition(session: AsyncSession, number: str, to: str, actor: Princi
     return await purchase_order_view(session, number)
 
 
-async def send(session: AsyncSession, number: str, actor: Principal) -> PurchaseOrderOut:
-    return await _transition(session, number, "sent", actor)
+async def send(session: AsyncSession, number: str, actor: Principal,
+               expected: IfMatch | None = None) -> PurchaseOrderOut:
+    return await _transition(session, number, "sent", actor, expected)
 
 
-async def cancel(session: AsyncSession, number: str, actor: Principal) -> PurchaseOrderOut:
-    return await _transition(session, number, "cancelled", actor, " Once goods are received, close it instead.")
+async def cancel(session: AsyncSession, number: str, actor: Principal,
+                 expected: IfMatch | None = None) -> PurchaseOrderOut:
+    return await _transition(session, number, "cancelled", actor, expected,
+                             " Once goods are received, close it instead.")
 
 
-async def close(session: AsyncSession, number: str, actor: Principal) -> PurchaseOrderOut:
+async def close(session: AsyncSession, number: str, actor: Principal,
+                expected: IfMatch | None = None) -> PurchaseOrderOut:
     """Nothing more will come: whatever is still open stops being supply."""
-    return await _transition(session, number, "closed", actor)
+    return await _transition(session, number, "closed", actor, expected)
 
 
 async def move_expected_date(session: AsyncSession, number: str, line_no: int, expected: date, actor: Principal,
-                             today: date) -> PurchaseOrderOut:
+                             today: date, if_match: IfMatch | None = None) -> PurchaseOrderOut:
     po, products = await lock_purchase_order(session, number)
+    if if_match is not None:
+        if_match.check(po.version, f"Purchase order {number}")
     if po.status not in ("draft", "sent", "partially_received"):
         raise InvalidTransition(f"Purchase order {number} is {po.status}; its dates are final.")
     if expected < today:

@@ -1,10 +1,12 @@
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from fastapi import Path, Query, Request, status
+from fastapi import Path, Query, Request, Response, status
 from sqlmodel import select
 
+from erp import concurrency
 from erp.auth import WarehouseWorker, allow
+from erp.concurrency import IfMatchHeader, tagged
 from erp.db import SessionDep
 from erp.inventory.models import Location, Product, Warehouse
 from erp.pagination import Cursor, Limit, Page, paginate
@@ -44,8 +46,8 @@ def supplier_out(supplier: Supplier) -> SupplierOut:
 
 
 @router.post("/suppliers", status_code=status.HTTP_201_CREATED)
-async def create_supplier(body: SupplierCreate, actor: Purchaser, session: SessionDep) -> SupplierOut:
-    return supplier_out(await service.create_supplier(session, body))
+async def create_supplier(body: SupplierCreate, actor: Purchaser, session: SessionDep, response: Response) -> SupplierOut:
+    return tagged(response, supplier_out(await service.create_supplier(session, body)))
 
 
 @router.get("/suppliers")
@@ -55,15 +57,17 @@ async def list_suppliers(actor: Purchaser, session: SessionDep, limit: Limit = 5
 
 
 @router.get("/suppliers/{code}")
-async def get_supplier(code: CodePath, actor: Purchaser, session: SessionDep) -> SupplierOut:
-    return supplier_out(await service.get_supplier(session, code))
+async def get_supplier(code: CodePath, actor: Purchaser, session: SessionDep, response: Response) -> SupplierOut:
+    return tagged(response, supplier_out(await service.get_supplier(session, code)))
 
 
 @router.put("/suppliers/{code}/products/{sku}")
 async def put_supplier_product(code: CodePath, sku: Annotated[Sku, Path()], body: SupplierProductPut,
-                               actor: Purchaser, session: SessionDep) -> SupplierProductOut:
+                               actor: Purchaser, session: SessionDep, response: Response,
+                               if_match: IfMatchHeader = None) -> SupplierProductOut:
     """What this supplier sells of a product: its SKU, price, lead time, minimum order, preferred flag."""
-    return await service.put_supplier_product(session, code, sku, body, actor)
+    return tagged(response, await service.put_supplier_product(session, code, sku, body, actor,
+                                                               concurrency.if_match(if_match)))
 
 
 @router.get("/suppliers/{code}/scorecard")
@@ -78,9 +82,10 @@ async def get_scorecard(
 
 
 @router.post("/purchase-orders", status_code=status.HTTP_201_CREATED)
-async def create_purchase_order(body: PurchaseOrderCreate, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
+async def create_purchase_order(body: PurchaseOrderCreate, actor: Purchaser, session: SessionDep,
+                                response: Response) -> PurchaseOrderOut:
     """A draft: it becomes supply that orders can be promised against when it is sent."""
-    return await purchase_orders.create_purchase_order(session, body, actor, date.today())
+    return tagged(response, await purchase_orders.create_purchase_order(session, body, actor, date.today()))
 
 
 @router.get("/purchase-orders")
@@ -104,35 +109,40 @@ async def list_purchase_orders(
 
 
 @router.get("/purchase-orders/{number}")
-async def get_purchase_order(number: PoNumber, actor: PurchaseOrderReader, session: SessionDep) -> PurchaseOrderOut:
-    return await purchase_orders.purchase_order_view(session, number)
+async def get_purchase_order(number: PoNumber, actor: PurchaseOrderReader, session: SessionDep,
+                             response: Response) -> PurchaseOrderOut:
+    return tagged(response, await purchase_orders.purchase_order_view(session, number))
 
 
 @router.post("/purchase-orders/{number}/send")
-async def send_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
+async def send_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep, response: Response,
+                              if_match: IfMatchHeader = None) -> PurchaseOrderOut:
     """Draft to sent: its lines become dated supply, and waiting backorders are re-promised."""
-    return await purchase_orders.send(session, number, actor)
+    return tagged(response, await purchase_orders.send(session, number, actor, concurrency.if_match(if_match)))
 
 
 @router.post("/purchase-orders/{number}/cancel")
-async def cancel_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
+async def cancel_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep, response: Response,
+                                if_match: IfMatchHeader = None) -> PurchaseOrderOut:
     """Cancel a draft or sent order; promises that depended on it are recomputed at once."""
-    return await purchase_orders.cancel(session, number, actor)
+    return tagged(response, await purchase_orders.cancel(session, number, actor, concurrency.if_match(if_match)))
 
 
 @router.post("/purchase-orders/{number}/close")
-async def close_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
+async def close_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep, response: Response,
+                               if_match: IfMatchHeader = None) -> PurchaseOrderOut:
     """Nothing more will be delivered (a short receipt accepted as final): the rest stops being supply."""
-    return await purchase_orders.close(session, number, actor)
+    return tagged(response, await purchase_orders.close(session, number, actor, concurrency.if_match(if_match)))
 
 
 @router.patch("/purchase-orders/{number}/lines/{line}")
 async def update_purchase_order_line(
     number: PoNumber, line: Annotated[int, Path(ge=1, le=100_000)], body: PurchaseOrderLineUpdate,
-    actor: Purchaser, session: SessionDep,
+    actor: Purchaser, session: SessionDep, response: Response, if_match: IfMatchHeader = None,
 ) -> PurchaseOrderOut:
     """Move a line's expected date; every backorder promised on it is re-promised."""
-    return await purchase_orders.move_expected_date(session, number, line, body.expected_date, actor, date.today())
+    return tagged(response, await purchase_orders.move_expected_date(
+        session, number, line, body.expected_date, actor, date.today(), concurrency.if_match(if_match)))
 
 
 @router.post("/purchase-orders/{number}/receipts", status_code=status.HTTP_201_CREATED)

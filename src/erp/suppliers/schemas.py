@@ -24,6 +24,7 @@ class SupplierOut(BaseModel):
     email: str | None
     lead_time_days: int
     created_at: datetime
+    version: int
 
 
 class SupplierProductPut(Input):
@@ -44,6 +45,7 @@ class SupplierProductOut(BaseModel):
     lead_time_days: int
     min_order_quantity: int
     preferred: bool
+    version: int
 
 
 class PurchaseOrderLineIn(Input):
