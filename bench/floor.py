@@ -118,8 +118,8 @@ def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
     return compiled
 
 
-async def _fetch(connection: asyncpg.Connection, name: str, **params: Any) -> list[Any]:
-    sql, names, bound = statements()[name]
+async def _fetch(connection: asyncpg.Connection, statement: str, /, **params: Any) -> list[Any]:
+    sql, names, bound = statements()[statement]
     return await connection.fetch(sql, *(params[n] if n in params else bound[n] for n in names))
 
 
