@@ -1,11 +1,12 @@
 """The raw-SQL floor: the app's order hot path sent straight to PostgreSQL with asyncpg.
 
-Per order, in one transaction, as `erp.orders.placement.place_order` does it, with the app's own statements
-(imported and compiled with the app's dialect, never copied): read the lines' products and stock per
-warehouse (`availability.RESERVABLE`) (1), then `placement.INSERT_ORDER`, which inserts the order, its
-lines and its event and, last, reserves through `reserve_stock()` (one conditional update per product
-and warehouse, in the global lock order, all or nothing) (2), and commit. Nothing an HTTP service adds (parsing, validation, auth, an ORM,
-serialising the answer) is in it, so app/floor is what the service costs on top of the database.
+Per order, as `erp.orders.placement.place_order` places an order all in stock, with the app's own
+statements (imported and compiled with the app's dialect, never copied), each in autocommit: read the
+lines' products and stock per warehouse (`availability.RESERVABLE`) (1), then `placement.PLACE_NOW`,
+which inserts the order, its lines and its event and, last, reserves through `claim_stock()` (one
+conditional update per product and warehouse, in the global lock order, all or nothing, raising on a
+shortfall) (2). Nothing an HTTP service adds (parsing, validation, auth, an ORM, serialising the
+answer) is in it, so app/floor is what the service costs on top of the database.
 
 The reads (W3, W4) send the app's own read statements, compiled from `erp` with the app's dialect, one
 statement after another on a connection without BEGIN/COMMIT, as the app runs GET requests.
@@ -18,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from erp.inventory.reservations import ORDER_LINE, Claim, claim_params
+from erp.inventory.reservations import ORDER_LINE, SHORT, Claim, claim_params
 
 PROMISED = date.today() + timedelta(days=1)
 
@@ -56,21 +57,23 @@ def allocate(lines: Sequence[tuple[str, int]], rows: Sequence[Any]) -> list[tupl
 async def place_order(
     connection: asyncpg.Connection, lines: Sequence[tuple[str, int]], name: str, email: str
 ) -> tuple[str, int]:
-    """One order through the floor's transaction; returns (number, units reserved)."""
-    async with connection.transaction():
-        rows = await _fetch(connection, "reservable", skus=[sku for sku, _ in lines])
-        plan = allocate(lines, rows)
-        count = len(plan)
+    """One order, as the app places an order all in stock; returns (number, units reserved)."""
+    rows = await _fetch(connection, "reservable", skus=[sku for sku, _ in lines])
+    plan = allocate(lines, rows)
+    count = len(plan)
+    try:
         placed = (await _fetch(
             connection, "place", channel="api", status="confirmed", name=name, email=email, phone=None,
             ship_to=None, external_ref=None, allow_backorder=True, currency=None, actor="bench",
             line_nos=[n for _, _, _, n, _ in plan], products=[p for p, *_ in plan], quantities=[q for *_, q in plan],
-            unit_prices=[None] * count, backordered=[0] * count, backorder_warehouses=[None] * count, dates=[PROMISED] * count,
-            bases=["in_stock"] * count, reasons=["in stock at BM-1"] * count, event="{}",
+            unit_prices=[None] * count, backordered=[0] * count, backorder_warehouses=[None] * count,
+            dates=[PROMISED] * count, bases=["in_stock"] * count, reasons=["in stock at BM-1"] * count, event="{}",
             **claim_params(ORDER_LINE, [Claim(*claim) for claim in plan]),
         ))[0]
-        if not placed["reserved"]:
-            raise Short("a concurrent order took the stock")
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == SHORT:
+            raise Short("a concurrent order took the stock") from exc
+        raise
     return placed["number"], sum(q for *_, q in plan)
 
 
@@ -90,7 +93,7 @@ def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
 
     from erp.inventory import availability, stock
     from erp.inventory.models import Product, Warehouse
-    from erp.orders.placement import INSERT_ORDER
+    from erp.orders.placement import PLACE_NOW
     from erp.orders.view import VIEW
     from erp.returns.view import FOLLOWED
 
@@ -105,7 +108,7 @@ def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
     compiled = {}
     for name, statement in {
         "reservable": availability.RESERVABLE,
-        "place": INSERT_ORDER,
+        "place": PLACE_NOW,
         "view": VIEW,
         "followed": FOLLOWED,
         "stock": stock,

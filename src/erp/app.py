@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker(engine, bus)
         # Reads need no BEGIN/COMMIT round trips: each statement sees a consistent snapshot of its own.
-        app.state.read_sessionmaker = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), bus)
+        app.state.autocommit_sessionmaker = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), bus)
+        app.state.read_sessionmaker = app.state.autocommit_sessionmaker
         try:
             async with (idempotency.expiry_sweep(engine, settings.idempotency_ttl_hours),
                         dispatcher.running(engine, settings, app.state.sessionmaker) if settings.worker_in_serve

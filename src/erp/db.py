@@ -69,10 +69,16 @@ def sessionmaker(engine: AsyncEngine, bus: Bus | None = None) -> async_sessionma
 
 
 class UnitOfWork:
-    """One request's transaction: begun on first use, committed once by the route, else rolled back."""
+    """One request's transaction: begun on first use, committed once by the route, else rolled back.
 
-    def __init__(self, make_session: async_sessionmaker[AsyncSession]) -> None:
+    `autocommit`, when given, is where the route's own work may send statements that commit on their own
+    (for work that is one atomic statement: no BEGIN/COMMIT round trips). The route gives it only when
+    nothing else must share the request's transaction (no Idempotency-Key claimed in it)."""
+
+    def __init__(self, make_session: async_sessionmaker[AsyncSession],
+                 autocommit: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._make_session = make_session
+        self.autocommit = autocommit
         self.session: AsyncSession | None = None
 
     async def begin(self) -> AsyncSession:
@@ -96,6 +102,14 @@ async def get_session(request: Request) -> AsyncSession:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_autocommit(request: Request) -> async_sessionmaker[AsyncSession] | None:
+    return request.state.uow.autocommit
+
+
+# Sessions whose statements commit on their own, when the route may use them (else None).
+AutocommitDep = Annotated[async_sessionmaker[AsyncSession] | None, Depends(get_autocommit)]
 
 
 async def add_unique(session: AsyncSession, row: Any, conflict: str) -> Any:

@@ -247,7 +247,7 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     return problem(exc.status_code, code, title, detail, headers=headers)
 
 
-def _sqlstate(exc: DBAPIError) -> str:
+def sqlstate(exc: DBAPIError) -> str:
     orig = exc.orig
     return str(getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", "") or "")
 
@@ -265,13 +265,13 @@ def database_unreachable(exc: BaseException) -> bool:
         return True
     if not isinstance(exc, DBAPIError):
         return False
-    state = _sqlstate(exc)
+    state = sqlstate(exc)
     return (isinstance(exc, OperationalError) or exc.connection_invalidated or not state
             or state.startswith(("08", "53", "57P")))
 
 
 async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-    state = _sqlstate(exc)
+    state = sqlstate(exc)
     if isinstance(exc, IntegrityError) or state.startswith("23"):
         constraint = _constraint(exc)
         if constraint.startswith(STOCK_CONSTRAINTS):

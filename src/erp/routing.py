@@ -69,10 +69,12 @@ class TransactionalRoute(APIRoute):
                 # The router took a concrete path for this templated one: that path does not serve this method.
                 raise HTTPException(405)
             reading = request.method in ("GET", "HEAD") or policy.read_only
-            uow = UnitOfWork(request.app.state.read_sessionmaker if reading else request.app.state.sessionmaker)
+            key = request.headers.get(idempotency.HEADER) if request.method == "POST" else None
+            state = request.app.state
+            uow = (UnitOfWork(state.read_sessionmaker) if reading
+                   else UnitOfWork(state.sessionmaker, autocommit=None if key else state.autocommit_sessionmaker))
             request.state.uow = uow
             try:
-                key = request.headers.get(idempotency.HEADER) if request.method == "POST" else None
                 if key is not None and policy.read_only:
                     idempotency.validate_key(key)  # accepted, and nothing to keep: the route changes nothing
                     key = None

@@ -39,11 +39,18 @@ class Claim(NamedTuple):
     quantity: int
 
 
-def reserve_call(owners: str = "CAST(:r_owners AS int[])") -> str:
+def reserve_call(owners: str = "CAST(:r_owners AS int[])", *, or_raise: bool = False) -> str:
     """The `reserve_stock()` call over the parameters `claim_params` gives. `owners` is the SQL that
-    yields the owner ids, so a statement that creates the owners can reserve for them too (placement)."""
-    return ("reserve_stock(CAST(:r_owner_type AS text), CAST(:r_products AS int[]), CAST(:r_warehouses AS int[]),"
+    yields the owner ids, so a statement that creates the owners can reserve for them too (placement).
+    `or_raise`: `claim_stock()`, which raises `SHORT` instead of answering false, undoing the whole
+    statement (for a statement that commits on its own)."""
+    function = "claim_stock" if or_raise else "reserve_stock"
+    return (f"{function}(CAST(:r_owner_type AS text), CAST(:r_products AS int[]), CAST(:r_warehouses AS int[]),"
             f" CAST(:r_quantities AS bigint[]), {owners})")
+
+
+# The SQLSTATE `claim_stock()` raises when stock fell short.
+SHORT = "ER001"
 
 
 RESERVE = text(f"SELECT {reserve_call()}")

@@ -1,9 +1,13 @@
-"""Placing an order: allocate across warehouses, promise, and reserve in one transaction (the hot path).
+"""Placing an order: allocate across warehouses, promise, and reserve atomically (the hot path).
 
-Round trips: one read of availability, then one statement that inserts order, lines and event and, last,
-makes every reservation (`reservations.reserve_call`: one conditional update per product and warehouse,
-in the global lock order, all or nothing), so row locks are held only from there to COMMIT. The answer is
-built from what is known, without reading the order back.
+The common case, every line in stock and no Idempotency-Key to claim in the same transaction, takes two
+round trips and no BEGIN or COMMIT: a read of availability, then one statement in autocommit that
+inserts order, lines and event and, last, makes every reservation (`reservations.reserve_call`: one
+conditional update per product and warehouse, in the global lock order, all or nothing, raising when
+stock fell short so that PostgreSQL undoes the whole statement). Row locks last from the reservation to
+that statement's own commit. Anything else (a lost race, a backorder, a claimed Idempotency-Key, a hold)
+runs in the request's transaction, where the same statement answers false instead and the order is
+re-planned under locks. The answer is built from what is known, without reading the order back.
 """
 
 import json
@@ -12,10 +16,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from erp.auth import Principal
-from erp.errors import AlreadyExists, InsufficientStock, InvalidRequest
+from erp.errors import AlreadyExists, InsufficientStock, InvalidRequest, sqlstate
 from erp.inventory import availability, ledger, reservations
 from erp.inventory.reservations import ORDER_LINE, Claim, reserve_call
 from erp.orders import holds
@@ -23,7 +28,7 @@ from erp.orders.allocation import LineAllocation, LineRequest, allocate, first_c
 from erp.orders.schemas import OrderCreate, OrderOut, UnpromisableLine
 from erp.orders.view import assemble
 
-INSERT_ORDER = text(f"""
+PLACE = """
 WITH o AS (
     INSERT INTO sales_order (channel, status, customer_name, customer_email, customer_phone, ship_to,
                              external_ref, allow_backorder, currency, created_by)
@@ -48,13 +53,18 @@ WITH o AS (
     RETURNING id
 ), r AS (
     -- Last: every reservation of the order, its owners being the lines just inserted (by line number).
-    SELECT {reserve_call(owners="ARRAY(SELECT l.id FROM unnest(CAST(:r_owners AS int[])) WITH ORDINALITY"
-                                " AS x(line_no, n) JOIN l ON l.line_no = x.line_no ORDER BY x.n)")} AS reserved
+    SELECT {reserve} AS reserved
 )
 SELECT o.id, o.number, o.created_at, (SELECT array_agg(l.id ORDER BY l.line_no) FROM l) AS line_ids,
        (SELECT id FROM e) AS event_id, (SELECT reserved FROM r) AS reserved
   FROM o
-""")
+"""
+_NEW_LINES = ("ARRAY(SELECT l.id FROM unnest(CAST(:r_owners AS int[])) WITH ORDINALITY AS x(line_no, n)"
+              " JOIN l ON l.line_no = x.line_no ORDER BY x.n)")
+# In the request's transaction: a shortfall answers reserved = false.
+INSERT_ORDER = text(PLACE.format(reserve=reserve_call(owners=_NEW_LINES)))
+# On its own, in autocommit: a shortfall raises reservations.SHORT and nothing of it remains.
+PLACE_NOW = text(PLACE.format(reserve=reserve_call(owners=_NEW_LINES, or_raise=True)))
 EXISTING_REF = text("SELECT number FROM sales_order WHERE channel = :c AND external_ref = :r")
 RECORD_PLAN = text(
     "UPDATE order_line SET backordered = :b, backorder_warehouse_id = :w, promised_date = :d,"
@@ -104,11 +114,18 @@ def _backorder_warehouse(allocation: LineAllocation, promise: availability.Promi
     return first.warehouse_id if first else None
 
 
-async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal, today: date) -> OrderOut:
+async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal, today: date,
+                      autocommit: async_sessionmaker[AsyncSession] | None = None) -> OrderOut:
     """Validate, allocate across warehouses and reserve, in this transaction. With `allow_backorder`
-    false and not enough stock, 409 listing what could be promised, and nothing is created."""
+    false and not enough stock, 409 listing what could be promised, and nothing is created. With
+    `autocommit` (the route's, when no other work shares its transaction), an order all in stock is placed
+    in one autocommitted statement."""
     if data.hold is not None:
         return await _place_from_hold(session, data, actor, today)
+    if autocommit is not None:
+        placed = await _place_now(autocommit, data, actor, today)
+        if placed is not None:
+            return placed
     skus = [line.sku for line in data.lines]
     stock = await availability.load(session, skus, demand=False)
     inactive = [sku for sku in skus if not stock[sku].active]
@@ -146,6 +163,33 @@ async def place_order(session: AsyncSession, data: OrderCreate, actor: Principal
     return placed_answer(data, actor, plan, created.number, created.created_at, created.event_id, event)
 
 
+async def _place_now(autocommit: async_sessionmaker[AsyncSession], data: OrderCreate, actor: Principal,
+                     today: date) -> OrderOut | None:
+    """Every line from stock, in two autocommitted statements; None when that is not how this order can be
+    placed (a backorder, or a racing order took the stock), to place it in the transaction instead."""
+    skus = [line.sku for line in data.lines]
+    async with autocommit() as session:
+        stock = await availability.load(session, skus, demand=False)
+        inactive = [sku for sku in skus if not stock[sku].active]
+        if inactive:
+            raise InvalidRequest(f"Not sold: {', '.join(inactive)} is inactive or stocked nowhere.")
+        requests = [LineRequest(n, stock[line.sku].product_id, line.quantity) for n, line in enumerate(data.lines, 1)]
+        allocations = allocate(requests, {entry.product_id: entry.stock for entry in stock.values()})
+        if any(a.backordered for a in allocations):
+            return None
+        await _refuse_known_ref(session, data)
+        plan = Plan(stock, allocations, today)
+        event = {"lines": [{"sku": sku, "quantity": line.quantity}
+                           for sku, line in zip(skus, data.lines, strict=True)]}
+        try:
+            created = await _insert(session, data, actor, plan, event, plan.claims(), statement=PLACE_NOW)
+        except DBAPIError as exc:
+            if sqlstate(exc) == reservations.SHORT:
+                return None
+            raise
+    return placed_answer(data, actor, plan, created.number, created.created_at, created.event_id, event)
+
+
 async def _place_from_hold(session: AsyncSession, data: OrderCreate, actor: Principal, today: date) -> OrderOut:
     """The order takes over a hold's reservations in this transaction: no second race for the stock."""
     assert data.hold is not None
@@ -180,9 +224,9 @@ async def _refuse_known_ref(session: AsyncSession, data: OrderCreate) -> None:
 
 
 async def _insert(session: AsyncSession, data: OrderCreate, actor: Principal, plan: "Plan", event: dict[str, Any],
-                  claims: list[Claim]) -> Any:
+                  claims: list[Claim], statement: Any = INSERT_ORDER) -> Any:
     """The one statement: the order, its lines, its event and, last, the reservations of `claims`."""
-    return (await session.execute(INSERT_ORDER, {
+    return (await session.execute(statement, {
         "channel": data.channel, "status": plan.status, "name": data.customer.name,
         "email": data.customer.email.lower(), "phone": data.customer.phone,
         "ship_to": data.ship_to.model_dump_json() if data.ship_to else None,

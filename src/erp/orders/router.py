@@ -8,7 +8,7 @@ from sqlalchemy import select
 from erp import concurrency
 from erp.auth import OrderReader, OrderTaker, ServiceRep, WarehouseWorker, allow
 from erp.concurrency import IfMatchHeader
-from erp.db import SessionDep
+from erp.db import AutocommitDep, SessionDep
 from erp.inventory.models import Product
 from erp.models import Event
 from erp.orders import cancellation, contacts, holds, picking, placement, shipping
@@ -53,11 +53,12 @@ async def _view(request: Request, session: SessionDep, number: str, response: Re
 
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED)
-async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep, response: Response) -> OrderOut:
+async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep, autocommit: AutocommitDep,
+                      response: Response) -> OrderOut:
     """Allocate across warehouses and reserve in one transaction; uncovered lines are backordered with a
     promise, or with `allow_backorder: false` the order is refused (409) and nothing is created. With
     `hold`, the order takes over the hold's reservations."""
-    placed = await placement.place_order(session, body, actor, date.today())
+    placed = await placement.place_order(session, body, actor, date.today(), autocommit)
     concurrency.tag(response, placed.version)
     return placed
 
