@@ -101,14 +101,16 @@ async def authenticate(request: Request) -> Principal:
     ttl = request.app.state.settings.auth_cache_seconds
     found, principal = _cache.get(key_hash, ttl)
     if not found:
-        session = await request.state.uow.begin()
-        row = (
-            await session.execute(
-                select(ApiKey.id, ApiKey.name, ApiKey.role).where(
-                    ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
+        # On a connection of its own, returned at once: a request holds at most one connection at a time,
+        # so requests waiting for the pool never hold one another's (placement's autocommit statements).
+        async with request.app.state.autocommit_sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(ApiKey.id, ApiKey.name, ApiKey.role).where(
+                        ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
+                    )
                 )
-            )
-        ).first()
+            ).first()
         principal = Principal(row.id, row.name, row.role) if row else None
         _cache.put(key_hash, principal)
     if principal is None:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.builders import given_product, given_stock, given_warehouse, stock_of
-from tests.conftest import Api, assert_invariants
+from tests.conftest import Api, assert_invariants, start_service, stop_service
 from tests.orders.test_placing import order_body
 
 
@@ -88,3 +88,20 @@ async def test_cancel_racing_a_pick_on_the_same_line_ends_in_one_consistent_stat
             assert pick.status_code == 200, pick.text
             assert (state["cancelled"], state["picked"], state["reserved"]) == (0, 2, 0)
         await assert_invariants(database_url)
+
+
+async def test_a_request_holds_one_connection_at_a_time_so_a_pool_of_one_only_queues(database_url, keys):
+    # 20 clients at once on a pool of 1, with a key not yet cached: were authentication and placement on two
+    # connections of one request, it would hold one and wait for another until 503.
+    process, base = start_service({"ERP_DATABASE_URL": database_url, "ERP_POOL_SIZE": "1",
+                                   "ERP_POOL_TIMEOUT_SECONDS": "30"})
+    try:
+        async with httpx.AsyncClient(base_url=base + "/api/v1", timeout=60) as client:
+            api = Api(client, keys)
+            await given_hot_product(api, 100)
+            body = order_body(("HOT-1", 1))
+            responses = await asyncio.gather(*(api.as_("integration").post("/orders", body) for _ in range(20)))
+    finally:
+        stop_service(process)
+    assert [r.status_code for r in responses] == [201] * 20
+    await assert_invariants(database_url)
