@@ -1,6 +1,7 @@
 """Constrained types shared by every API schema: bounded, NUL-free, and strict about extra fields."""
 
 import re
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -77,6 +78,52 @@ def _decimal_string(value: Any) -> Decimal:
     if not isinstance(value, str) or not re.fullmatch(DECIMAL_STRING, value):
         raise ValueError('a decimal string with at most 10 digits before the point and 4 after, like "49.90"')
     return Decimal(value)
+
+
+# Dates a client sends are `YYYY-MM-DD` and nothing else: not a timestamp (`0` is not 1970-01-01), not a
+# datetime, and within bounds, so that no date arithmetic on them can leave the calendar.
+ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# The earliest date a period may start on; nothing in this system happened before it.
+EARLIEST_DATE = date(2000, 1, 1)
+# How far ahead a client may date anything (an expected delivery, a period's end): about five years.
+HORIZON_DAYS = 5 * 366
+
+
+def latest_date(today: date | None = None) -> date:
+    return (today or date.today()) + timedelta(days=HORIZON_DAYS)
+
+
+def _iso_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value  # built in code, not sent by a client
+    if not isinstance(value, str) or not re.fullmatch(ISO_DATE, value):
+        raise ValueError("a date as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value} is not a date on the calendar") from None
+
+
+def _not_beyond_the_horizon(value: date) -> date:
+    if value > latest_date():
+        raise ValueError(f"{value} is more than {HORIZON_DAYS // 366} years ahead (at most {latest_date()})")
+    return value
+
+
+def _within_bounds(value: date) -> date:
+    if value < EARLIEST_DATE:
+        raise ValueError(f"{value} is before {EARLIEST_DATE}")
+    return _not_beyond_the_horizon(value)
+
+
+_DATE_SCHEMA = {"type": "string", "format": "date", "pattern": ISO_DATE}
+# A date a client sends: `YYYY-MM-DD` only.
+IsoDate = Annotated[date, PlainValidator(_iso_date), WithJsonSchema({**_DATE_SCHEMA, "examples": ["2026-12-03"]})]
+# A date something is expected on: at most about five years ahead (whether it may be in the past is the
+# service's rule, which knows what "today" is for the request).
+FutureDate = Annotated[IsoDate, AfterValidator(_not_beyond_the_horizon)]
+# A date that bounds a period of a report (`?from=`, `?to=`): from 2000-01-01 to about five years ahead.
+PeriodDate = Annotated[IsoDate, AfterValidator(_within_bounds)]
 
 
 def _plain(amount: Decimal) -> str:

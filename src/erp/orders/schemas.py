@@ -124,10 +124,6 @@ class ShipmentCreate(Input):
                                              description="Omit to ship everything packed and not yet shipped.")
 
 
-class DeliveredRequest(Input):
-    delivered_at: datetime | None = None
-
-
 # --- responses ------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from erp.db import SessionDep
 from erp.inventory.models import Location, Product, Warehouse
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
-from erp.schemas import Code, Sku
+from erp.schemas import Code, PeriodDate, Sku
 from erp.suppliers import purchase_orders, receiving, replenishment, scorecard, service
 from erp.suppliers.models import Inspection, PurchaseOrder, PurchaseOrderLine, Supplier
 from erp.suppliers.schemas import (
@@ -69,8 +69,8 @@ async def put_supplier_product(code: CodePath, sku: Annotated[Sku, Path()], body
 @router.get("/suppliers/{code}/scorecard")
 async def get_scorecard(
     code: CodePath, actor: Purchaser, session: SessionDep,
-    period_from: Annotated[date | None, Query(alias="from", description="Default: 90 days ago")] = None,
-    period_to: Annotated[date | None, Query(alias="to", description="Default: today")] = None,
+    period_from: Annotated[PeriodDate | None, Query(alias="from", description="YYYY-MM-DD; default: 90 days ago")] = None,
+    period_to: Annotated[PeriodDate | None, Query(alias="to", description="YYYY-MM-DD; default: today")] = None,
 ) -> Scorecard:
     """On-time rate, fill rate, defect rate and promised vs actual lead time for lines due in the period."""
     today = date.today()

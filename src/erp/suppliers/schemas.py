@@ -4,7 +4,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from erp.schemas import Code, Currency, Email, Input, LocationRef, Name, OneLinePerSku, Quantity, Sku, Text
+from erp.schemas import (
+    Code,
+    Currency,
+    Email,
+    FutureDate,
+    Input,
+    LocationRef,
+    Name,
+    OneLinePerSku,
+    Quantity,
+    Sku,
+    Text,
+)
 
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999"), max_digits=14, decimal_places=4)]
 SupplierSku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
@@ -50,7 +62,8 @@ class PurchaseOrderLineIn(Input):
     sku: Sku
     quantity: Quantity
     unit_cost: Money | None = Field(default=None, description="Defaults to the supplier's price for the product.")
-    expected_date: date | None = Field(default=None, description="Defaults to today plus the lead time.")
+    expected_date: FutureDate | None = Field(
+        default=None, description="Defaults to today plus the lead time; not in the past, at most about 5 years ahead.")
 
 
 class PurchaseOrderCreate(Input):
@@ -61,7 +74,7 @@ class PurchaseOrderCreate(Input):
     currency: Currency | None = None
 
 class PurchaseOrderLineUpdate(Input):
-    expected_date: date
+    expected_date: FutureDate = Field(description="Not in the past, at most about 5 years ahead.")
 
 
 class PurchaseOrderLineOut(BaseModel):
