@@ -43,9 +43,11 @@ MAX_UNKNOWN_FIELDS = 20
 
 
 class Input(BaseModel):
-    """Base of every request body: unknown fields are refused, never ignored."""
+    """Base of every request body: unknown fields are refused, never ignored, and every value must be of the
+    JSON type the schema names (strict): `"quantity": true`, `"1"` or `1.0` is 422, not one unit. Query and
+    path parameters are not bodies: they arrive as text and are parsed as before."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -74,7 +76,10 @@ DECIMAL_STRING = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,4})?$"
 
 
 def _decimal_string(value: Any) -> Decimal:
-    # Money travels as a string, never a JSON number (a float would already have lost cents).
+    # Money travels as a string, never a JSON number (a float would already have lost cents). A Decimal comes
+    # from code (the demo data), never from JSON, and is held to the same bounds.
+    if isinstance(value, Decimal) and value.is_finite():
+        value = format(value, "f")
     if not isinstance(value, str) or not re.fullmatch(DECIMAL_STRING, value):
         raise ValueError('a decimal string with at most 10 digits before the point and 4 after, like "49.90"')
     return Decimal(value)

@@ -13,12 +13,12 @@ from erp.schemas import (
     LocationRef,
     Name,
     OneLinePerSku,
+    Price,
     Quantity,
     Sku,
     Text,
 )
 
-Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999"), max_digits=14, decimal_places=4)]
 SupplierSku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 LeadTime = Annotated[int, Field(ge=0, le=730)]
 
@@ -40,7 +40,7 @@ class SupplierOut(BaseModel):
 
 class SupplierProductPut(Input):
     supplier_sku: SupplierSku
-    unit_cost: Money
+    unit_cost: Price = Field(description='A decimal string, like "12.50" (never a JSON number).')
     currency: Currency
     lead_time_days: LeadTime | None = Field(default=None, description="Defaults to the supplier's lead time.")
     min_order_quantity: Quantity = 1
@@ -61,7 +61,8 @@ class SupplierProductOut(BaseModel):
 class PurchaseOrderLineIn(Input):
     sku: Sku
     quantity: Quantity
-    unit_cost: Money | None = Field(default=None, description="Defaults to the supplier's price for the product.")
+    unit_cost: Price | None = Field(default=None, description="A decimal string; defaults to the supplier's price "
+                                                              "for the product.")
     expected_date: FutureDate | None = Field(
         default=None, description="Defaults to today plus the lead time; not in the past, at most about 5 years ahead.")
 
