@@ -143,6 +143,27 @@ async def test_replenishment_suggests_up_to_the_maximum_and_accepting_makes_draf
     created = await api.as_("purchasing").ok("post", "/replenishment/suggestions/accept", {})
     assert [(po["status"], po["supplier"], po["lines"][0]["quantity"]) for po in created] == [("draft", "ACME", 48)]
     assert created[0]["lines"][0]["expected_date"] == (date.today() + timedelta(days=21)).isoformat()
-    assert await api.as_("purchasing").ok("get", "/replenishment/suggestions") != []  # a draft is not supply
+    assert (await stock_of(api, "X-1", "MAD-1"))["incoming"] == 0  # a draft is not supply to promise from...
+    assert await api.as_("purchasing").ok("get", "/replenishment/suggestions") == []  # ...but it is on order
     await api.as_("purchasing").ok("post", f"/purchase-orders/{created[0]['number']}/send", status=200)
     assert await api.as_("purchasing").ok("get", "/replenishment/suggestions") == []
+
+
+async def test_accepting_a_suggestion_again_creates_no_second_draft_and_says_so(api):
+    await given_world(api)  # reorder point 10, max 40
+    await given_stock(api, "X-1", "MAD-1/A-01", 4)
+    selection = {"items": [{"sku": "X-1", "warehouse": "MAD-1"}]}
+    (first,) = await api.as_("purchasing").ok("post", "/replenishment/suggestions/accept", selection)
+    assert first["lines"][0]["quantity"] == 36
+    again = await api.as_("purchasing").post("/replenishment/suggestions/accept", selection)
+    assert (again.status_code, again.json()["code"]) == (409, "already_on_order")
+    assert first["number"] in again.json()["detail"]
+    everything = await api.as_("purchasing").post("/replenishment/suggestions/accept", {})
+    assert (everything.status_code, everything.json()) == (200, [])  # nothing created, not a 201
+    drafts = await api.as_("purchasing").ok("get", "/purchase-orders?status=draft")
+    assert [po["number"] for po in drafts["items"]] == [first["number"]]
+    # Demand that outgrows the draft is suggested again, for what the draft does not cover.
+    await api.as_("service").ok("post", "/orders", order_body(("X-1", 31)))  # 4 reserved, 27 backordered
+    (suggestion,) = await api.as_("purchasing").ok("get", "/replenishment/suggestions")
+    # projected = available 0 + incoming 0 + drafted 36 - backordered 27 = 9, below 10: 31 more up to 40.
+    assert (suggestion["drafted"], suggestion["projected"], suggestion["quantity"]) == (36, 9, 31)

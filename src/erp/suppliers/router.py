@@ -1,7 +1,7 @@
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from fastapi import Path, Query, Request, status
+from fastapi import Path, Query, Request, Response, status
 from sqlmodel import select
 
 from erp.auth import WarehouseWorker, allow
@@ -176,7 +176,14 @@ async def replenishment_suggestions(actor: Purchaser, session: SessionDep) -> li
     return await replenishment.suggestions(session)
 
 
-@router.post("/replenishment/suggestions/accept", status_code=status.HTTP_201_CREATED)
-async def accept_suggestions(body: AcceptSuggestions, actor: Purchaser, session: SessionDep) -> list[PurchaseOrderOut]:
-    """Turn suggestions into draft purchase orders, one per supplier and warehouse."""
-    return await replenishment.accept(session, body.items, actor, date.today())
+@router.post("/replenishment/suggestions/accept", status_code=status.HTTP_201_CREATED,
+             responses={200: {"description": "Nothing to accept: no draft purchase order was created (an empty list)."}})
+async def accept_suggestions(body: AcceptSuggestions, actor: Purchaser, session: SessionDep,
+                             response: Response) -> list[PurchaseOrderOut]:
+    """Turn suggestions into draft purchase orders, one per supplier and warehouse (201). A draft counts
+    against its suggestion, so accepting again creates nothing: 200 with an empty list; naming an item a
+    draft already covers is 409 `already_on_order`."""
+    created = await replenishment.accept(session, body.items, actor, date.today())
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return created

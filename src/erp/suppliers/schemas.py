@@ -163,7 +163,9 @@ class Suggestion(BaseModel):
     sku: str
     warehouse: str
     supplier: str | None
-    projected: int = Field(description="available + incoming - backordered")
+    projected: int = Field(description="available + incoming + drafted - backordered")
+    drafted: int = Field(description="Units on draft purchase orders for this product and warehouse: an accepted "
+                                     "suggestion counts against the next one before it is sent.")
     reorder_point: int
     reorder_max: int
     quantity: int
