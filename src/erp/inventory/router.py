@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import Header, Path, Query, Response, status
 from sqlmodel import select
 
-from erp.auth import Anyone, CatalogueKeeper, StockKeeper
+from erp.auth import Admin, Anyone, ProductEditor, StockKeeper
 from erp.db import SessionDep
 from erp.errors import InvalidRequest
 from erp.idempotency import not_stored
@@ -56,7 +56,7 @@ def location_out(location: Location, warehouse_code: str) -> LocationOut:
 
 
 @router.post("/products", status_code=status.HTTP_201_CREATED, tags=["inventory"])
-async def create_product(body: ProductCreate, actor: CatalogueKeeper, session: SessionDep, response: Response) -> ProductOut:
+async def create_product(body: ProductCreate, actor: Admin, session: SessionDep, response: Response) -> ProductOut:
     product = await catalogue.create_product(session, body)
     response.headers["ETag"] = f'"{product.version}"'
     response.headers["Location"] = f"/api/v1/products/{product.sku}"
@@ -88,7 +88,7 @@ async def get_product(sku: SkuPath, actor: Anyone, session: SessionDep, response
 async def update_product(
     sku: SkuPath,
     body: ProductUpdate,
-    actor: CatalogueKeeper,
+    actor: ProductEditor,
     session: SessionDep,
     response: Response,
     if_match: Annotated[str | None, Header(max_length=40, description="ETag of the version you edited")] = None,
@@ -99,7 +99,7 @@ async def update_product(
         if not digits.isdigit() or len(digits) > 9:
             raise InvalidRequest("If-Match must be an ETag this API issued, like \"3\".")
         expected = int(digits)
-    product = await catalogue.update_product(session, sku, body, expected)
+    product = await catalogue.update_product(session, sku, body, expected, actor.role)
     response.headers["ETag"] = f'"{product.version}"'
     return product_out(product)
 
@@ -108,7 +108,7 @@ async def update_product(
 
 
 @router.post("/warehouses", status_code=status.HTTP_201_CREATED, tags=["inventory"])
-async def create_warehouse(body: WarehouseCreate, actor: CatalogueKeeper, session: SessionDep) -> WarehouseOut:
+async def create_warehouse(body: WarehouseCreate, actor: Admin, session: SessionDep) -> WarehouseOut:
     warehouse = await catalogue.create_warehouse(session, body)
     return WarehouseOut.model_validate(warehouse, from_attributes=True)
 
@@ -127,7 +127,7 @@ async def get_warehouse(code: CodePath, actor: Anyone, session: SessionDep) -> W
 
 
 @router.post("/warehouses/{code}/locations", status_code=status.HTTP_201_CREATED, tags=["inventory"])
-async def create_location(code: CodePath, body: LocationCreate, actor: StockKeeper, session: SessionDep) -> LocationOut:
+async def create_location(code: CodePath, body: LocationCreate, actor: Admin, session: SessionDep) -> LocationOut:
     return location_out(await catalogue.create_location(session, code, body), code)
 
 
