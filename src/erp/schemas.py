@@ -42,6 +42,11 @@ Count = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
 MAX_UNKNOWN_FIELDS = 20
 
 
+def example(body: dict[str, Any]) -> ConfigDict:
+    """A request body's one example, for the OpenAPI document: `model_config = example({...})`."""
+    return ConfigDict(json_schema_extra={"examples": [body]})
+
+
 class Input(BaseModel):
     """Base of every request body: unknown fields are refused, never ignored, and every value must be of the
     JSON type the schema names (strict): `"quantity": true`, `"1"` or `1.0` is 422, not one unit. Query and

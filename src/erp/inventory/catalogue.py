@@ -55,8 +55,10 @@ EDITABLE_BY = {"admin": None, "purchasing": frozenset({"reorder_point", "reorder
 
 
 async def update_product(
-    session: AsyncSession, sku: str, data: ProductUpdate, expected_version: int | None, role: str = "admin"
+    session: AsyncSession, sku: str, data: ProductUpdate, expected_tag: str | None, role: str = "admin"
 ) -> Product:
+    """Change the fields sent. With `expected_tag` (an `If-Match` entity tag), only the version it names:
+    a weak tag or another version is a VersionConflict."""
     editable = EDITABLE_BY.get(role, frozenset())
     refused = sorted(data.model_fields_set - editable) if editable is not None else []
     if refused:
@@ -64,8 +66,8 @@ async def update_product(
                         f"not {', '.join(refused)}.")
     product = (await first_or_404(session, select(Product).where(Product.sku == sku).with_for_update(),
                                   missing=f"No product with sku {sku!r}."))[0]
-    if expected_version is not None and expected_version != product.version:
-        raise VersionConflict(f"Product {sku} is at version {product.version}, not {expected_version}.")
+    if expected_tag is not None and expected_tag != f'"{product.version}"':
+        raise VersionConflict(f'Product {sku} is at version "{product.version}", not {expected_tag}.')
     changes = data.model_dump(exclude_unset=True)
     for field, value in changes.items():
         setattr(product, field, value)

@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from erp.auth import Admin, Anyone, ProductEditor, StockKeeper
 from erp.db import SessionDep
-from erp.errors import InvalidRequest
+from erp.errors import AlreadyExists, InsufficientStock, NotFound
 from erp.idempotency import not_stored
 from erp.inventory import availability, catalogue, ledger, stock
 from erp.inventory.models import Location, LocationBalance, Product, StockMove, Warehouse
@@ -28,6 +28,7 @@ from erp.inventory.schemas import (
     WarehouseCreate,
     WarehouseOut,
 )
+from erp.openapi import errors, sets_headers
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
 from erp.schemas import MAX_QUANTITY, Code, Reference, Sku
@@ -35,6 +36,10 @@ from erp.schemas import MAX_QUANTITY, Code, Reference, Sku
 router = make_router()
 
 SkuPath = Annotated[Sku, Path(description="Product SKU")]
+# One entity tag (RFC 9110), or `*`; anything else is 422.
+IF_MATCH = r'^(\*|(W/)?"[!#-~]*")$'
+IF_MATCH_DESCRIPTION = ('The `ETag` of the version you edited, like `"3"`: another version is 412 `version_conflict`. '
+                        '`*` matches any current version; a weak tag (`W/"3"`) never matches.')
 CodePath = Annotated[Code, Path(description="Warehouse code")]
 
 
@@ -55,7 +60,8 @@ def location_out(location: Location, warehouse_code: str) -> LocationOut:
 # --- products --------------------------------------------------------------------------------------
 
 
-@router.post("/products", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+@router.post("/products", status_code=status.HTTP_201_CREATED, tags=["inventory"],
+             responses=errors(AlreadyExists) | sets_headers(201, "ETag", "Location"))
 async def create_product(body: ProductCreate, actor: Admin, session: SessionDep, response: Response) -> ProductOut:
     product = await catalogue.create_product(session, body)
     response.headers["ETag"] = f'"{product.version}"'
@@ -77,28 +83,23 @@ async def list_products(
     return await paginate(session, query, [Product.sku], limit, cursor, lambda r: product_out(r[0]))
 
 
-@router.get("/products/{sku}", tags=["inventory"])
+@router.get("/products/{sku}", tags=["inventory"], responses=sets_headers(200, "ETag"))
 async def get_product(sku: SkuPath, actor: Anyone, session: SessionDep, response: Response) -> ProductOut:
     product = await catalogue.get_product(session, sku)
     response.headers["ETag"] = f'"{product.version}"'
     return product_out(product)
 
 
-@router.patch("/products/{sku}", tags=["inventory"])
+@router.patch("/products/{sku}", tags=["inventory"], responses=errors(AlreadyExists) | sets_headers(200, "ETag"))
 async def update_product(
     sku: SkuPath,
     body: ProductUpdate,
     actor: ProductEditor,
     session: SessionDep,
     response: Response,
-    if_match: Annotated[str | None, Header(max_length=40, description="ETag of the version you edited")] = None,
+    if_match: Annotated[str | None, Header(max_length=80, pattern=IF_MATCH, description=IF_MATCH_DESCRIPTION)] = None,
 ) -> ProductOut:
-    expected = None
-    if if_match is not None:
-        digits = if_match.strip().removeprefix("W/").strip('"')
-        if not digits.isdigit() or len(digits) > 9:
-            raise InvalidRequest("If-Match must be an ETag this API issued, like \"3\".")
-        expected = int(digits)
+    expected = None if if_match in (None, "*") else if_match
     product = await catalogue.update_product(session, sku, body, expected, actor.role)
     response.headers["ETag"] = f'"{product.version}"'
     return product_out(product)
@@ -107,7 +108,7 @@ async def update_product(
 # --- warehouses and locations ------------------------------------------------------------------------
 
 
-@router.post("/warehouses", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+@router.post("/warehouses", status_code=status.HTTP_201_CREATED, tags=["inventory"], responses=errors(AlreadyExists))
 async def create_warehouse(body: WarehouseCreate, actor: Admin, session: SessionDep) -> WarehouseOut:
     warehouse = await catalogue.create_warehouse(session, body)
     return WarehouseOut.model_validate(warehouse, from_attributes=True)
@@ -126,7 +127,8 @@ async def get_warehouse(code: CodePath, actor: Anyone, session: SessionDep) -> W
     return WarehouseOut.model_validate(await catalogue.get_warehouse(session, code), from_attributes=True)
 
 
-@router.post("/warehouses/{code}/locations", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+@router.post("/warehouses/{code}/locations", status_code=status.HTTP_201_CREATED, tags=["inventory"],
+             responses=errors(AlreadyExists))
 async def create_location(code: CodePath, body: LocationCreate, actor: Admin, session: SessionDep) -> LocationOut:
     return location_out(await catalogue.create_location(session, code, body), code)
 
@@ -200,12 +202,14 @@ async def list_stock_locations(
     return await paginate(session, query, [Warehouse.code, Location.code], limit, cursor, stock.to_location_stock)
 
 
-@router.post("/stock/adjustments", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+@router.post("/stock/adjustments", status_code=status.HTTP_201_CREATED, tags=["inventory"],
+             responses=errors(NotFound, InsufficientStock))
 async def adjust_stock(body: AdjustmentCreate, actor: StockKeeper, session: SessionDep) -> StockChangeOut:
     return await ledger.adjust(session, body, actor.name)
 
 
-@router.post("/stock/transfers", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+@router.post("/stock/transfers", status_code=status.HTTP_201_CREATED, tags=["inventory"],
+             responses=errors(NotFound, InsufficientStock))
 async def transfer_stock(body: TransferCreate, actor: StockKeeper, session: SessionDep) -> StockChangeOut:
     return await ledger.transfer(session, body, actor.name)
 
@@ -227,7 +231,7 @@ async def get_availability(
     return availability.answer(found[sku], quantity, date.today())
 
 
-@router.post("/availability/check", tags=["availability"])
+@router.post("/availability/check", tags=["availability"], responses=errors(NotFound))
 @not_stored
 async def check_availability(body: AvailabilityCheck, actor: Anyone, session: SessionDep) -> AvailabilityCheckOut:
     """Per line, what can be promised and when, without reserving. Changes nothing."""

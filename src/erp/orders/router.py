@@ -1,22 +1,27 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import Path, Query, Request, status
+from fastapi import Path, Request, status
 from sqlalchemy import select
 
 from erp.auth import OrderReader, OrderTaker, ServiceRep, WarehouseWorker, allow
 from erp.db import SessionDep
+from erp.errors import AlreadyExists, InsufficientStock, InvalidTransition, NotFound, ScanMismatch
 from erp.inventory.models import Product
 from erp.models import Event
+from erp.openapi import errors
 from erp.orders import cancellation, contacts, picking, placement, shipping
 from erp.orders.lines import order_id
-from erp.orders.models import CHANNELS, ORDER_STATUSES, Contact, OrderLine, SalesOrder
+from erp.orders.models import Contact, OrderLine, SalesOrder
+from erp.orders.picking import NothingToPick
 from erp.orders.schemas import (
     CancelRequest,
+    Channel,
     ContactCreate,
     ContactOut,
     OrderCreate,
     OrderOut,
+    OrderStatus,
     OrderSummary,
     PackRequest,
     PickConfirm,
@@ -45,7 +50,7 @@ async def _view(request: Request, session: SessionDep, number: str) -> OrderOut:
     return await order_view(session, number, _threshold(request))
 
 
-@router.post("/orders", status_code=status.HTTP_201_CREATED)
+@router.post("/orders", status_code=status.HTTP_201_CREATED, responses=errors(NotFound, InsufficientStock, AlreadyExists))
 async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep) -> OrderOut:
     """Allocate across warehouses and reserve in one transaction; uncovered lines are backordered with a
     promise, or with `allow_backorder: false` the order is refused (409) and nothing is created."""
@@ -56,10 +61,10 @@ async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep)
 async def list_orders(
     actor: OrderReader,
     session: SessionDep,
-    status: Annotated[str | None, Query(pattern="^(" + "|".join(ORDER_STATUSES) + ")$")] = None,
+    status: OrderStatus | None = None,
     customer_email: Email | None = None,
     sku: Sku | None = None,
-    channel: Annotated[str | None, Query(pattern="^(" + "|".join(CHANNELS) + ")$")] = None,
+    channel: Channel | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[OrderSummary]:
@@ -77,7 +82,7 @@ async def list_orders(
                           lambda r: OrderSummary.model_validate(r[0], from_attributes=True))
 
 
-@router.post("/orders/{number}/cancel")
+@router.post("/orders/{number}/cancel", responses=errors(InvalidTransition))
 async def cancel_order(number: OrderNumber, body: CancelRequest, request: Request, actor: ServiceRep,
                        session: SessionDep) -> OrderOut:
     """Cancel the whole order, or quantities of lines; reservations are released at once."""
@@ -111,7 +116,7 @@ async def list_contacts(number: OrderNumber, actor: OrderReader, session: Sessio
                           lambda r: contacts.to_contact(r[0]))
 
 
-@router.post("/pick-lists", status_code=status.HTTP_201_CREATED)
+@router.post("/pick-lists", status_code=status.HTTP_201_CREATED, responses=errors(NotFound, NothingToPick))
 async def create_pick_list(body: PickListCreate, actor: WarehouseWorker, session: SessionDep) -> PickListOut:
     """Group reserved lines of one warehouse, oldest promise first, bins in walking order."""
     return await picking.create_pick_list(session, body, actor)
@@ -122,7 +127,7 @@ async def get_pick_list(pick_list_id: PickListId, actor: WarehouseWorker, sessio
     return await picking.get_pick_list(session, pick_list_id)
 
 
-@router.post("/pick-lists/{pick_list_id}/confirm")
+@router.post("/pick-lists/{pick_list_id}/confirm", responses=errors(ScanMismatch, InvalidTransition))
 async def confirm_pick(pick_list_id: PickListId, body: PickConfirm, actor: WarehouseWorker,
                        session: SessionDep) -> PickListOut:
     """Confirm one pick by scanning location, product (sku or barcode) and quantity. A wrong scan is 409
@@ -130,7 +135,7 @@ async def confirm_pick(pick_list_id: PickListId, body: PickConfirm, actor: Wareh
     return await picking.confirm_pick(session, pick_list_id, body, actor, date.today())
 
 
-@router.post("/orders/{number}/pack")
+@router.post("/orders/{number}/pack", responses=errors(ScanMismatch, InvalidTransition))
 async def pack_order(number: OrderNumber, body: PackRequest, request: Request, actor: WarehouseWorker,
                      session: SessionDep) -> OrderOut:
     """A second person (not a picker of this order) scans what goes in the box; it must match exactly."""
@@ -138,7 +143,8 @@ async def pack_order(number: OrderNumber, body: PackRequest, request: Request, a
     return await _view(request, session, number)
 
 
-@router.post("/orders/{number}/shipments", status_code=status.HTTP_201_CREATED)
+@router.post("/orders/{number}/shipments", status_code=status.HTTP_201_CREATED,
+             responses=errors(ScanMismatch, InvalidTransition))
 async def ship_order(number: OrderNumber, body: ShipmentCreate, request: Request, actor: WarehouseWorker,
                      session: SessionDep) -> OrderOut:
     """Hand packed units to a carrier (partial shipments allowed); stock moves from packing to the customer."""
@@ -146,7 +152,7 @@ async def ship_order(number: OrderNumber, body: ShipmentCreate, request: Request
     return await _view(request, session, number)
 
 
-@router.post("/orders/{number}/delivered")
+@router.post("/orders/{number}/delivered", responses=errors(InvalidTransition))
 async def confirm_delivery(number: OrderNumber, request: Request, actor: CarrierConfirmer,
                            session: SessionDep) -> OrderOut:
     """The carrier confirms delivery of a fully shipped order."""

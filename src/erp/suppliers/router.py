@@ -6,7 +6,9 @@ from sqlmodel import select
 
 from erp.auth import WarehouseWorker, allow
 from erp.db import SessionDep
+from erp.errors import AlreadyExists, InvalidTransition, NotFound
 from erp.inventory.models import Location, Product, Warehouse
+from erp.openapi import errors
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
 from erp.schemas import Code, PeriodDate, Sku
@@ -19,6 +21,7 @@ from erp.suppliers.schemas import (
     PurchaseOrderCreate,
     PurchaseOrderLineUpdate,
     PurchaseOrderOut,
+    PurchaseOrderStatus,
     PurchaseOrderSummary,
     ReceiptCreate,
     ReceiptOut,
@@ -43,7 +46,7 @@ def supplier_out(supplier: Supplier) -> SupplierOut:
     return SupplierOut.model_validate(supplier, from_attributes=True)
 
 
-@router.post("/suppliers", status_code=status.HTTP_201_CREATED)
+@router.post("/suppliers", status_code=status.HTTP_201_CREATED, responses=errors(AlreadyExists))
 async def create_supplier(body: SupplierCreate, actor: Purchaser, session: SessionDep) -> SupplierOut:
     return supplier_out(await service.create_supplier(session, body))
 
@@ -77,7 +80,7 @@ async def get_scorecard(
     return await scorecard.scorecard(session, code, period_from or today - timedelta(days=90), period_to or today)
 
 
-@router.post("/purchase-orders", status_code=status.HTTP_201_CREATED)
+@router.post("/purchase-orders", status_code=status.HTTP_201_CREATED, responses=errors(NotFound))
 async def create_purchase_order(body: PurchaseOrderCreate, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
     """A draft: it becomes supply that orders can be promised against when it is sent."""
     return await purchase_orders.create_purchase_order(session, body, actor, date.today())
@@ -86,7 +89,7 @@ async def create_purchase_order(body: PurchaseOrderCreate, actor: Purchaser, ses
 @router.get("/purchase-orders")
 async def list_purchase_orders(
     actor: PurchaseOrderReader, session: SessionDep,
-    status: Literal["draft", "sent", "partially_received", "received", "closed", "cancelled"] | None = None,
+    status: PurchaseOrderStatus | None = None,
     supplier: Code | None = None, warehouse: Code | None = None, limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[PurchaseOrderSummary]:
     query = (select(PurchaseOrder.id, PurchaseOrder.number, PurchaseOrder.status, PurchaseOrder.created_at,
@@ -108,25 +111,25 @@ async def get_purchase_order(number: PoNumber, actor: PurchaseOrderReader, sessi
     return await purchase_orders.purchase_order_view(session, number)
 
 
-@router.post("/purchase-orders/{number}/send")
+@router.post("/purchase-orders/{number}/send", responses=errors(InvalidTransition))
 async def send_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
     """Draft to sent: its lines become dated supply, and waiting backorders are re-promised."""
     return await purchase_orders.send(session, number, actor)
 
 
-@router.post("/purchase-orders/{number}/cancel")
+@router.post("/purchase-orders/{number}/cancel", responses=errors(InvalidTransition))
 async def cancel_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
     """Cancel a draft or sent order; promises that depended on it are recomputed at once."""
     return await purchase_orders.cancel(session, number, actor)
 
 
-@router.post("/purchase-orders/{number}/close")
+@router.post("/purchase-orders/{number}/close", responses=errors(InvalidTransition))
 async def close_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep) -> PurchaseOrderOut:
     """Nothing more will be delivered (a short receipt accepted as final): the rest stops being supply."""
     return await purchase_orders.close(session, number, actor)
 
 
-@router.patch("/purchase-orders/{number}/lines/{line}")
+@router.patch("/purchase-orders/{number}/lines/{line}", responses=errors(InvalidTransition))
 async def update_purchase_order_line(
     number: PoNumber, line: Annotated[int, Path(ge=1, le=100_000)], body: PurchaseOrderLineUpdate,
     actor: Purchaser, session: SessionDep,
@@ -135,7 +138,8 @@ async def update_purchase_order_line(
     return await purchase_orders.move_expected_date(session, number, line, body.expected_date, actor, date.today())
 
 
-@router.post("/purchase-orders/{number}/receipts", status_code=status.HTTP_201_CREATED)
+@router.post("/purchase-orders/{number}/receipts", status_code=status.HTTP_201_CREATED,
+             responses=errors(InvalidTransition, receiving.OverReceipt))
 async def receive_purchase_order(number: PoNumber, body: ReceiptCreate, request: Request, actor: WarehouseWorker,
                                  session: SessionDep) -> ReceiptOut:
     """Goods in: into receiving (or quarantine when inspection is required), each awaiting inspection."""
@@ -163,7 +167,7 @@ async def list_inspections(
                           lambda r: InspectionOut.model_validate(r._mapping))
 
 
-@router.post("/inspections/{inspection_id}")
+@router.post("/inspections/{inspection_id}", responses=errors(InvalidTransition))
 async def inspect(inspection_id: InspectionId, body: InspectionResult, actor: WarehouseWorker,
                   session: SessionDep) -> InspectionOut:
     """Decide every received unit: accepted go to storage and fill backorders, rejected go back."""
@@ -177,7 +181,8 @@ async def replenishment_suggestions(actor: Purchaser, session: SessionDep) -> li
 
 
 @router.post("/replenishment/suggestions/accept", status_code=status.HTTP_201_CREATED,
-             responses={200: {"description": "Nothing to accept: no draft purchase order was created (an empty list)."}})
+             responses={200: {"description": "Nothing to accept: no draft purchase order was created (an empty list)."},
+                        **errors(replenishment.AlreadyOnOrder)})
 async def accept_suggestions(body: AcceptSuggestions, actor: Purchaser, session: SessionDep,
                              response: Response) -> list[PurchaseOrderOut]:
     """Turn suggestions into draft purchase orders, one per supplier and warehouse (201). A draft counts

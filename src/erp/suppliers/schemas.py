@@ -17,13 +17,17 @@ from erp.schemas import (
     Quantity,
     Sku,
     Text,
+    example,
 )
 
 SupplierSku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 LeadTime = Annotated[int, Field(ge=0, le=730)]
+PurchaseOrderStatus = Literal["draft", "sent", "partially_received", "received", "closed", "cancelled"]
 
 
 class SupplierCreate(Input):
+    model_config = example({"code": "ACME", "name": "Acme Office Supply", "email": "sales@acme.example", "lead_time_days": 21})
+
     code: Code
     name: Name
     email: Email | None = None
@@ -39,6 +43,8 @@ class SupplierOut(BaseModel):
 
 
 class SupplierProductPut(Input):
+    model_config = example({"supplier_sku": "AC-LAP-001", "unit_cost": "899.00", "currency": "EUR", "lead_time_days": 14, "min_order_quantity": 5, "preferred": True})
+
     supplier_sku: SupplierSku
     unit_cost: Price = Field(description='A decimal string, like "12.50" (never a JSON number).')
     currency: Currency
@@ -68,6 +74,8 @@ class PurchaseOrderLineIn(Input):
 
 
 class PurchaseOrderCreate(Input):
+    model_config = example({"supplier": "ACME", "warehouse": "MAD-1", "lines": [{"sku": "LAP-001", "quantity": 20, "unit_cost": "899.00"}], "inspection_required": True})
+
     supplier: Code
     warehouse: Code
     lines: Annotated[list[PurchaseOrderLineIn], OneLinePerSku] = Field(min_length=1, max_length=500)
@@ -75,6 +83,8 @@ class PurchaseOrderCreate(Input):
     currency: Currency | None = None
 
 class PurchaseOrderLineUpdate(Input):
+    model_config = example({"expected_date": "2027-03-15"})
+
     expected_date: FutureDate = Field(description="Not in the past, at most about 5 years ahead.")
 
 
@@ -94,7 +104,7 @@ class PurchaseOrderOut(BaseModel):
     number: str
     supplier: str
     warehouse: str
-    status: Literal["draft", "sent", "partially_received", "received", "closed", "cancelled"]
+    status: PurchaseOrderStatus
     inspection_required: bool
     currency: str
     created_at: datetime
@@ -107,7 +117,7 @@ class PurchaseOrderSummary(BaseModel):
     number: str
     supplier: str
     warehouse: str
-    status: str
+    status: PurchaseOrderStatus
     created_at: datetime
 
 
@@ -117,6 +127,8 @@ class ReceiptLine(Input):
 
 
 class ReceiptCreate(Input):
+    model_config = example({"lines": [{"sku": "LAP-001", "quantity": 12}]})
+
     lines: Annotated[list[ReceiptLine], OneLinePerSku] = Field(min_length=1, max_length=500)
 
 class InspectionOut(BaseModel):
@@ -127,7 +139,7 @@ class InspectionOut(BaseModel):
     quantity: int
     accepted: int
     rejected: int
-    status: str
+    status: Literal["pending", "done"]
     notes: str | None
     received_by: str
     inspected_by: str | None
@@ -140,6 +152,8 @@ class ReceiptOut(BaseModel):
 
 
 class InspectionResult(Input):
+    model_config = example({"accepted": 11, "rejected": 1, "notes": "one cracked housing", "location": "MAD-1/A-01-1"})
+
     accepted: Annotated[int, Field(ge=0, le=1_000_000_000)]
     rejected: Annotated[int, Field(ge=0, le=1_000_000_000)]
     notes: Text | None = None
@@ -179,5 +193,7 @@ class SuggestionSelection(Input):
 
 
 class AcceptSuggestions(Input):
+    model_config = example({"items": [{"sku": "LAP-001", "warehouse": "MAD-1"}]})
+
     items: list[SuggestionSelection] | None = Field(default=None, max_length=500,
                                                     description="Omit to accept every current suggestion.")
