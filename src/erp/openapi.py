@@ -146,6 +146,16 @@ def _problem_response(status: int, codes: list[str], headers: dict[str, Any]) ->
     return response
 
 
+def _not_null(parameter: dict[str, Any]) -> None:
+    """An optional parameter is one left out: `null` is no value a query string or header can carry (a client
+    sending `?status=null` would send the text "null"), so it is not among the parameter's values."""
+    schema = parameter.get("schema", {})
+    options = [option for option in schema.get("anyOf", []) if option.get("type") != "null"]
+    if len(options) == 1 and len(schema["anyOf"]) == 2:
+        rest = {key: value for key, value in schema.items() if key != "anyOf"}
+        parameter["schema"] = {**options[0], **rest}
+
+
 def _request_example(document: dict[str, Any], operation: dict[str, Any]) -> None:
     """The body's one example (the model's first `examples` entry) shown on the operation too."""
     content = operation.get("requestBody", {}).get("content", {}).get("application/json")
@@ -211,6 +221,8 @@ def document(app: FastAPI) -> dict[str, Any]:
                     response["headers"]["Idempotent-Replayed"] = HEADERS["Idempotent-Replayed"]
             for status, listed in sorted(codes.items()):
                 responses[str(status)] = _problem_response(status, listed, request_id)
+            for parameter in operation.get("parameters", []):
+                _not_null(parameter)
             if method == "POST" and path.startswith(API_PREFIX):
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
             _request_example(schema, operation)

@@ -21,17 +21,24 @@ from pydantic_core import PydanticCustomError
 MAX_QUANTITY = 1_000_000_000
 
 NO_NUL = r"^[^\x00]*$"
+# Whitespace as Python's str.isspace() has it, spelled out: `\s` means another set in the JSON Schema
+# (ECMA-262) dialect than in the server's, so a pattern with `\s` would say one thing and check another.
+WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")]
 LocationCode = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_.\-]*$")]
 # A location address, `WAREHOUSE/LOCATION`, e.g. `MAD-1/A-01-1`.
 LocationRef = Annotated[str, StringConstraints(min_length=3, max_length=49, pattern=r"^[A-Z0-9][A-Z0-9_\-]*/[A-Z0-9][A-Z0-9_.\-]*$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True, pattern=NO_NUL)]
+# A name: no NUL, and neither starting nor ending with whitespace (refused, not trimmed: what the schema says
+# is what is stored).
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200,
+                                        pattern=rf"^[^\x00{WHITESPACE}]([^\x00]*[^\x00{WHITESPACE}])?$")]
 # The document a move belongs to (a count sheet, an order, a PO).
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
 Text = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
 Barcode = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9\-]+$")]
-Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
+_EMAIL_PART = rf"[^@\x00{WHITESPACE}]+"
+Email = Annotated[str, StringConstraints(max_length=254, pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 Count = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]

@@ -168,14 +168,14 @@ async def list_inspections(
 
 
 @router.post("/inspections/{inspection_id}", responses=errors(InvalidTransition))
-async def inspect(inspection_id: InspectionId, body: InspectionResult, actor: WarehouseWorker,
+async def inspect_receipt(inspection_id: InspectionId, body: InspectionResult, actor: WarehouseWorker,
                   session: SessionDep) -> InspectionOut:
     """Decide every received unit: accepted go to storage and fill backorders, rejected go back."""
     return await receiving.inspect(session, inspection_id, body, actor)
 
 
 @router.get("/replenishment/suggestions")
-async def replenishment_suggestions(actor: Purchaser, session: SessionDep) -> list[Suggestion]:
+async def list_replenishment_suggestions(actor: Purchaser, session: SessionDep) -> list[Suggestion]:
     """Products and warehouses projected below their reorder point, with what to order from whom."""
     return await replenishment.suggestions(session)
 
