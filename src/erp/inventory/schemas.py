@@ -26,7 +26,13 @@ PromiseBasis = Literal["in_stock", "incoming_supply", "supplier_lead_time", "can
 
 
 class ProductCreate(Input):
-    model_config = example({"sku": "LAP-001", "name": "Laptop 14in", "barcode": "8400000000017", "reorder_point": 5, "reorder_max": 20})
+    model_config = example({
+        "sku": "LAP-001",
+        "name": "Laptop 14in",
+        "barcode": "8400000000017",
+        "reorder_point": 5,
+        "reorder_max": 20,
+    })
 
     sku: Sku
     name: Name
@@ -119,7 +125,12 @@ class LocationStockOut(BaseModel):
 
 
 class AdjustmentCreate(Input):
-    model_config = example({"sku": "LAP-001", "location": "MAD-1/A-01-1", "quantity_delta": 5, "reason": "found"})
+    model_config = example({
+        "sku": "LAP-001",
+        "location": "MAD-1/A-01-1",
+        "quantity_delta": 5,
+        "reason": "found",
+    })
 
     sku: Sku
     location: LocationRef
@@ -138,7 +149,12 @@ class AdjustmentCreate(Input):
 
 
 class TransferCreate(Input):
-    model_config = example({"sku": "LAP-001", "from_location": "MAD-1/A-01-1", "to_location": "MAD-1/A-02-1", "quantity": 2})
+    model_config = example({
+        "sku": "LAP-001",
+        "from_location": "MAD-1/A-01-1",
+        "to_location": "MAD-1/A-02-1",
+        "quantity": 2,
+    })
 
     sku: Sku
     from_location: LocationRef

@@ -53,7 +53,14 @@ class LineRequestIn(Input):
 
 
 class OrderCreate(Input):
-    model_config = example({"customer": {"name": "Ana Ruiz", "email": "ana.ruiz@example.com", "phone": "+34 600 000 000"}, "channel": "web", "currency": "EUR", "lines": [{"sku": "LAP-001", "quantity": 1, "unit_price": "1299.00"}], "ship_to": {"line1": "Calle Mayor 1", "city": "Madrid", "postal_code": "28013", "country": "ES"}, "external_ref": "WEB-10042"})
+    model_config = example({
+        "customer": {"name": "Ana Ruiz", "email": "ana.ruiz@example.com", "phone": "+34 600 000 000"},
+        "channel": "web",
+        "currency": "EUR",
+        "lines": [{"sku": "LAP-001", "quantity": 1, "unit_price": "1299.00"}],
+        "ship_to": {"line1": "Calle Mayor 1", "city": "Madrid", "postal_code": "28013", "country": "ES"},
+        "external_ref": "WEB-10042",
+    })
 
     customer: Customer
     channel: Channel
@@ -75,7 +82,10 @@ class LineQuantity(Input):
 
 
 class CancelRequest(Input):
-    model_config = example({"lines": [{"sku": "LAP-001", "quantity": 1}], "reason": "customer changed their mind"})
+    model_config = example({
+        "lines": [{"sku": "LAP-001", "quantity": 1}],
+        "reason": "customer changed their mind",
+    })
 
     lines: Annotated[list[LineQuantity], OneLinePerSku] | None = Field(default=None, min_length=1, max_length=MAX_LINES,
                                              description="Omit to cancel everything still cancellable.")
@@ -83,7 +93,11 @@ class CancelRequest(Input):
 
 
 class ContactCreate(Input):
-    model_config = example({"channel": "phone", "direction": "inbound", "summary": "Asked when the laptop arrives; read out the promise."})
+    model_config = example({
+        "channel": "phone",
+        "direction": "inbound",
+        "summary": "Asked when the laptop arrives; read out the promise.",
+    })
 
     channel: Channel
     direction: Literal["inbound", "outbound"]

@@ -42,7 +42,12 @@ class ReturnLineIn(Input):
 
 
 class ReturnCreate(Input):
-    model_config = example({"order": "SO-000042", "lines": [{"sku": "LAP-001", "quantity": 1, "reason": "defective"}], "resolution": "replacement", "advance_replacement": True})
+    model_config = example({
+        "order": "SO-000042",
+        "lines": [{"sku": "LAP-001", "quantity": 1, "reason": "defective"}],
+        "resolution": "replacement",
+        "advance_replacement": True,
+    })
 
     order: OrderNumber
     lines: Annotated[list[ReturnLineIn], OneLinePerSku] = Field(min_length=1, max_length=MAX_LINES)
@@ -96,7 +101,12 @@ class ReturnInspect(Input):
 
 
 class RefundCreate(Input):
-    model_config = example({"amount": "49.90", "currency": "EUR", "method": "original_payment", "reference": "PSP-88213"})
+    model_config = example({
+        "amount": "49.90",
+        "currency": "EUR",
+        "method": "original_payment",
+        "reference": "PSP-88213",
+    })
 
     amount: Price
     currency: Currency
@@ -119,7 +129,12 @@ class ReturnClose(Input):
 class RepairCreate(Input):
     """A walk-in repair: the customer brings a unit."""
 
-    model_config = example({"sku": "LAP-001", "customer": {"name": "Ana Ruiz", "email": "ana.ruiz@example.com"}, "problem": "Fan is loud", "order": "SO-000042"})
+    model_config = example({
+        "sku": "LAP-001",
+        "customer": {"name": "Ana Ruiz", "email": "ana.ruiz@example.com"},
+        "problem": "Fan is loud",
+        "order": "SO-000042",
+    })
 
     sku: Sku
     customer: Customer

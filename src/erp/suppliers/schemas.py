@@ -26,7 +26,12 @@ PurchaseOrderStatus = Literal["draft", "sent", "partially_received", "received",
 
 
 class SupplierCreate(Input):
-    model_config = example({"code": "ACME", "name": "Acme Office Supply", "email": "sales@acme.example", "lead_time_days": 21})
+    model_config = example({
+        "code": "ACME",
+        "name": "Acme Office Supply",
+        "email": "sales@acme.example",
+        "lead_time_days": 21,
+    })
 
     code: Code
     name: Name
@@ -43,7 +48,14 @@ class SupplierOut(BaseModel):
 
 
 class SupplierProductPut(Input):
-    model_config = example({"supplier_sku": "AC-LAP-001", "unit_cost": "899.00", "currency": "EUR", "lead_time_days": 14, "min_order_quantity": 5, "preferred": True})
+    model_config = example({
+        "supplier_sku": "AC-LAP-001",
+        "unit_cost": "899.00",
+        "currency": "EUR",
+        "lead_time_days": 14,
+        "min_order_quantity": 5,
+        "preferred": True,
+    })
 
     supplier_sku: SupplierSku
     unit_cost: Price = Field(description='A decimal string, like "12.50" (never a JSON number).')
@@ -74,7 +86,12 @@ class PurchaseOrderLineIn(Input):
 
 
 class PurchaseOrderCreate(Input):
-    model_config = example({"supplier": "ACME", "warehouse": "MAD-1", "lines": [{"sku": "LAP-001", "quantity": 20, "unit_cost": "899.00"}], "inspection_required": True})
+    model_config = example({
+        "supplier": "ACME",
+        "warehouse": "MAD-1",
+        "lines": [{"sku": "LAP-001", "quantity": 20, "unit_cost": "899.00"}],
+        "inspection_required": True,
+    })
 
     supplier: Code
     warehouse: Code
@@ -152,7 +169,12 @@ class ReceiptOut(BaseModel):
 
 
 class InspectionResult(Input):
-    model_config = example({"accepted": 11, "rejected": 1, "notes": "one cracked housing", "location": "MAD-1/A-01-1"})
+    model_config = example({
+        "accepted": 11,
+        "rejected": 1,
+        "notes": "one cracked housing",
+        "location": "MAD-1/A-01-1",
+    })
 
     accepted: Annotated[int, Field(ge=0, le=1_000_000_000)]
     rejected: Annotated[int, Field(ge=0, le=1_000_000_000)]
