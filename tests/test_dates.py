@@ -125,24 +125,26 @@ async def test_a_period_of_plain_dates_is_answered(api):
 # --- stored far-future dates: no 500 anywhere -------------------------------------------------------
 
 
-async def _due_on_the_last_day(database_url, number):
-    """What a purchase order made before dates were bounded may hold."""
+async def _due_on_the_last_day(database_url, number, stored):
+    """What a purchase order made before dates were bounded may hold: asyncpg wrote a client's 9999-12-31
+    (date.max) as `infinity`; a plain SQL write would leave 9999-12-31."""
     connection = await asyncpg.connect(_dsn(database_url))
     try:
         await connection.execute(
-            "UPDATE purchase_order_line SET expected_date = '9999-12-31' WHERE purchase_order_id ="
-            " (SELECT id FROM purchase_order WHERE number = $1)", number)
+            f"UPDATE purchase_order_line SET expected_date = '{stored}', promised_date = '{stored}'"
+            " WHERE purchase_order_id = (SELECT id FROM purchase_order WHERE number = $1)", number)
     finally:
         await connection.close()
 
 
-async def test_a_stored_purchase_order_due_9999_12_31_promises_late_but_never_fails(api, database_url):
+@pytest.mark.parametrize("stored", ["infinity", "9999-12-31"])
+async def test_a_stored_purchase_order_due_9999_12_31_promises_late_but_never_fails(api, database_url, stored):
     await given_world(api)
     await given_stock(api, "X-1", "MAD-1/A-01", 2)
     waiting = await api.as_("service").ok("post", "/orders", order_body(("X-1", 5)))  # 3 backordered
     draft = await api.as_("purchasing").ok("post", "/purchase-orders", {
         "supplier": "ACME", "warehouse": "MAD-1", "lines": [{"sku": "X-1", "quantity": 50}]})
-    await _due_on_the_last_day(database_url, draft["number"])
+    await _due_on_the_last_day(database_url, draft["number"], stored)
     # Sending it re-promises the waiting backorder from it.
     await api.as_("purchasing").ok("post", f"/purchase-orders/{draft['number']}/send", status=200)
     line = (await api.ok("get", f"/orders/{waiting['number']}"))["lines"][0]
@@ -162,6 +164,10 @@ async def test_a_stored_purchase_order_due_9999_12_31_promises_late_but_never_fa
     repair = await api.as_("warehouse").ok("post", f"/repairs/{repair['number']}/parts",
                                            {"sku": "X-1", "quantity": 1})
     assert repair["promised_date"] == PROMISED
+    po = await api.as_("purchasing").ok("get", f"/purchase-orders/{draft['number']}")
+    assert po["lines"][0]["expected_date"] == LAST
+    card = await api.as_("purchasing").ok("get", f"/suppliers/ACME/scorecard?from=2000-01-01&to={day(1000)}")
+    assert card["lines_due"] == 0  # due beyond any period a client can ask about
     # Moving the date back into the horizon re-promises everything that waited for it.
     await api.as_("purchasing").ok("patch", f"/purchase-orders/{draft['number']}/lines/1",
                                    {"expected_date": day(10)}, status=200)
