@@ -16,13 +16,18 @@ EVERYONE = set(ROLES)
 MATRIX = [
     ("get", "/products", None, EVERYONE),
     ("get", "/products/LAP-1", None, EVERYONE),
-    ("post", "/products", {"sku": "NEW-{role}", "name": "n"}, {"admin", "purchasing"}),
-    ("patch", "/products/LAP-1", {"name": "renamed"}, {"admin", "purchasing"}),
+    ("post", "/products", {"sku": "NEW-{role}", "name": "n"}, {"admin"}),
+    # Purchasing tunes replenishment parameters only; what the product is and whether it is sold is admin's.
+    ("patch", "/products/LAP-1", {"reorder_point": 2, "reorder_max": 9}, {"admin", "purchasing"}),
+    ("patch", "/products/LAP-1", {"name": "renamed"}, {"admin"}),
+    ("patch", "/products/LAP-1", {"barcode": "B-{role}"}, {"admin"}),
+    ("patch", "/products/LAP-1", {"active": True}, {"admin"}),
+    ("patch", "/products/LAP-1", {"reorder_point": 1, "name": "renamed"}, {"admin"}),
     ("get", "/warehouses", None, EVERYONE),
     ("get", "/warehouses/MAD-1", None, EVERYONE),
-    ("post", "/warehouses", {"code": "W-{role}", "name": "n"}, {"admin", "purchasing"}),
+    ("post", "/warehouses", {"code": "W-{role}", "name": "n"}, {"admin"}),
     ("get", "/warehouses/MAD-1/locations", None, EVERYONE),
-    ("post", "/warehouses/MAD-1/locations", {"code": "L-{role}"}, {"admin", "warehouse"}),
+    ("post", "/warehouses/MAD-1/locations", {"code": "L-{role}"}, {"admin"}),
     ("get", "/stock", None, EVERYONE),
     ("get", "/stock/LAP-1/locations", None, EVERYONE),
     ("get", "/stock/moves", None, EVERYONE),
@@ -108,7 +113,9 @@ def _fill(body, role):
     return {k: v.replace("{role}", role.upper()) if isinstance(v, str) else v for k, v in body.items()}
 
 
-@pytest.mark.parametrize(("method", "path", "body", "allowed"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), MATRIX,
+                         ids=[f"{m} {p} {sorted(b) if isinstance(b, dict) and m == 'patch' else ''}".strip()
+                              for m, p, b, _ in MATRIX])
 async def test_each_role_is_allowed_or_refused_as_the_domain_says(api, method, path, body, allowed):
     await given_warehouse(api, "MAD-1", bins=("A-01", "A-02"))
     await given_product(api, "LAP-1")
@@ -156,6 +163,21 @@ def test_every_operation_has_its_roles_decided_in_the_matrix():
             if not any(m == method and pattern.match(p) for m, p in covered):
                 missing.append(f"{method.upper()} {template}")
     assert not missing, missing
+
+
+async def test_purchasing_may_tune_replenishment_but_not_rename_or_deactivate_a_product(api):
+    await given_product(api, "LAP-1", reorder_point=1, reorder_max=5)
+    tuned = await api.as_("purchasing").ok("patch", "/products/LAP-1", {"reorder_point": 4, "reorder_max": 20})
+    assert (tuned["reorder_point"], tuned["reorder_max"], tuned["name"]) == (4, 20, "Product LAP-1")
+    for change in ({"name": "Cheaper laptop"}, {"active": False}, {"barcode": "999"}, {"barcode": None},
+                   {"reorder_point": 5, "active": False}):
+        refused = await api.as_("purchasing").patch("/products/LAP-1", change)
+        assert (refused.status_code, refused.json()["code"]) == (403, "forbidden"), change
+        assert next(iter(change)) in refused.json()["detail"] or "active" in refused.json()["detail"]
+    product = await api.ok("get", "/products/LAP-1")
+    assert (product["name"], product["active"], product["reorder_point"], product["version"]) == (
+        "Product LAP-1", True, 4, 2)
+    assert (await api.ok("patch", "/products/LAP-1", {"active": False}))["active"] is False
 
 
 async def test_missing_or_unknown_key_is_401_with_a_bearer_challenge(client):

@@ -14,7 +14,7 @@ from erp.idempotency import replayed_without
 from erp.models import ApiKey
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
-from erp.schemas import Input, Name
+from erp.schemas import Input, Name, example
 
 router = make_router(tags=["admin"])
 
@@ -22,6 +22,8 @@ Role = Literal["admin", "service", "warehouse", "purchasing", "integration"]
 
 
 class ApiKeyCreate(Input):
+    model_config = example({"name": "web shop", "role": "integration"})
+
     name: Name
     role: Role
 

@@ -5,45 +5,31 @@ from contextlib import asynccontextmanager, nullcontext
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from erp import idempotency, metrics
+from erp import idempotency, metrics, openapi
 from erp import logging as erp_logging
 from erp.admin import router as admin_router
 from erp.config import Settings, get_settings
 from erp.db import create_engine, resolve_database_url, sessionmaker
-from erp.errors import PROBLEM_JSON, Problem, install_error_handlers, problem
+from erp.errors import install_error_handlers, problem
 from erp.events import router as events_router
 from erp.integration import dispatcher
 from erp.integration.router import router as integration_router
 from erp.inventory.router import router as inventory_router
 from erp.limits import BodyLimit
 from erp.orders.router import router as orders_router
-from erp.pagination import name_pages
 from erp.problems import router as problems_router
 from erp.reactions import build_bus
 from erp.returns.router import router as returns_router
 from erp.service.router import router as service_router
 from erp.suppliers.router import router as suppliers_router
 
-API_PREFIX = "/api/v1"
-
-ERROR_STATUSES = {
-    "400": "Malformed request",
-    "401": "Missing or unknown API key",
-    "403": "Role not allowed",
-    "404": "Not found",
-    "409": "Conflict with the current state",
-    "412": "Version conflict",
-    "422": "Invalid request",
-    "503": "Database unavailable or busy; retry",
-}
-
+API_PREFIX = openapi.API_PREFIX
 
 class Health(BaseModel):
     status: Literal["ok"]
@@ -113,7 +99,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         """Liveness: the process answers."""
         return Health(status="ok")
 
-    @app.get("/readyz", tags=["health"], response_model=Readiness, responses={503: {"model": Problem}})
+    @app.get("/readyz", tags=["health"], response_model=Readiness)
     async def readyz(request: Request) -> Any:
         """Readiness: the database answers."""
         try:
@@ -123,44 +109,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             return problem(503, "database_unavailable", "Database unavailable", "The database is not reachable.")
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     app.add_middleware(metrics.Observed)
     app.add_middleware(erp_logging.RequestLog, enabled=settings.access_log)
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated document, plus what FastAPI cannot infer: problem+json errors and Idempotency-Key."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.pop("HTTPValidationError", None)
-    components.pop("ValidationError", None)
-    problem_ref = {"$ref": "#/components/schemas/Problem"}
-    for path, operations in schema["paths"].items():
-        for method, operation in operations.items():
-            responses = operation.setdefault("responses", {})
-            statuses = dict(ERROR_STATUSES)
-            if not path.startswith(API_PREFIX):
-                statuses = {"503": ERROR_STATUSES["503"]} if path == "/readyz" else {}
-                if "422" in responses:  # FastAPI's own 422 names the HTTPValidationError schema dropped above
-                    statuses["422"] = ERROR_STATUSES["422"]
-            for status, description in statuses.items():
-                responses[status] = {"description": description, "content": {PROBLEM_JSON: {"schema": problem_ref}}}
-            if method == "post" and path.startswith(API_PREFIX):
-                operation.setdefault("parameters", []).append(
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "description": "Retries with the same key and body replay the first response.",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-                    }
-                )
-    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, definition in components["Problem"].pop("$defs", {}).items():
-        components[name] = definition
-    name_pages(schema)
-    app.openapi_schema = schema
-    return schema

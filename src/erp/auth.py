@@ -150,7 +150,9 @@ def required_roles(call: Any) -> tuple[str, ...] | None:
 # Who may do what (DOMAIN.md section 7), named by what the caller does.
 Anyone = allow(*ROLES)
 Admin = allow("admin")
-CatalogueKeeper = allow("admin", "purchasing")
+# Purchasing tunes a product's replenishment parameters only; the rest of the catalogue (creating,
+# naming, barcodes, deactivating) and the warehouses and their locations are admin's (least privilege).
+ProductEditor = allow("admin", "purchasing")
 StockKeeper = allow("admin", "warehouse")
 OrderReader = allow("admin", "service", "warehouse", "integration")
 OrderTaker = allow("admin", "service", "integration")

@@ -15,13 +15,15 @@ from fastapi import Header, Response
 
 from erp.errors import InvalidRequest, VersionConflict
 
-# entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text; a comma-separated list.
-_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
-_LIST = re.compile(rf"^\s*(?:\*|{_TAG}(?:\s*,\s*{_TAG})*)\s*$")
+# entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E (obs-text refused); a comma-separated
+# list with optional spaces or tabs (not \s, which means more in JSON Schema than in HTTP).
+_TAG = r'(?:W/)?"[!#-~]*"'
+IF_MATCH = rf"^[ \t]*(?:\*|{_TAG}(?:[ \t]*,[ \t]*{_TAG})*)[ \t]*$"
+_LIST = re.compile(IF_MATCH)
 _TAGS = re.compile(_TAG)
 
 IfMatchHeader = Annotated[str | None, Header(
-    alias="If-Match", max_length=1000,
+    alias="If-Match", max_length=1000, pattern=IF_MATCH,
     description='Only if the resource is still at this version: its ETag (`"7"`), a list of them, or `*`. '
                 "Another version is 412 `version_conflict`; a weak tag never matches.")]
 

@@ -49,10 +49,12 @@ class DomainError(Exception):
     code: str = "bad_request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None,
+                 errors: list[FieldError] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        self.errors = errors  # the fields at fault, when a field is
 
 
 class NotFound(DomainError):
@@ -212,7 +214,7 @@ async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if exc.status == 503:
         headers = {"Retry-After": "1"}
-    return problem(exc.status, exc.code, exc.title, exc.detail, extra=exc.extra, headers=headers)
+    return problem(exc.status, exc.code, exc.title, exc.detail, errors=exc.errors, extra=exc.extra, headers=headers)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from erp.auth import hash_key
 from erp.db import UnitOfWork
-from erp.errors import IdempotencyKeyInProgress, IdempotencyKeyReused, InvalidRequest
+from erp.errors import FieldError, IdempotencyKeyInProgress, IdempotencyKeyReused, InvalidRequest
 
 log = logging.getLogger("erp.idempotency")
 
@@ -88,9 +89,15 @@ def policy_of(endpoint: Callable[..., Any]) -> Policy:
     return getattr(endpoint, "__idempotency__", Policy())
 
 
+# 1 to 255 printable ASCII characters; HTTP drops spaces around a header value, so none start or end it.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]{0,253}[!-~])?$"
+
+
 def validate_key(key: str) -> None:
-    if not (1 <= len(key) <= 255) or not key.isascii() or not key.isprintable():
-        raise InvalidRequest("Idempotency-Key must be 1 to 255 printable ASCII characters.")
+    if not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
+        message = "Idempotency-Key must be 1 to 255 printable ASCII characters, not starting or ending with a space."
+        raise InvalidRequest(message, errors=[FieldError(field="Idempotency-Key", message=message,
+                                                         type="string_pattern_mismatch")])
 
 
 def _scope(request: Request) -> str:

@@ -65,8 +65,8 @@ async def test_the_worked_example_of_promises_from_dated_supply(api, database_ur
     receipt = await api.as_("warehouse").ok("post", f"/purchase-orders/{first_po}/receipts",
                                             {"lines": [{"sku": "X-1", "quantity": 20}]})
     (inspection,) = receipt["inspections"]
-    await api.as_("warehouse").ok("post", f"/inspections/{inspection['id']}", {"accepted": 20, "rejected": 0},
-                                  status=200)
+    await api.as_("warehouse2").ok("post", f"/inspections/{inspection['id']}", {"accepted": 20, "rejected": 0},
+                                   status=200)
     await assert_invariants(database_url)
     lines = [await line_of(api, n) for n in numbers]
     assert [(x["reserved"], x["backordered"]) for x in lines] == [(3, 0), (4, 0), (10, 0), (8, 7), (0, 30)]
@@ -109,8 +109,8 @@ async def test_a_short_receipt_closed_as_final_moves_the_promises_it_no_longer_c
     second = await api.ok("post", "/orders", order_body(("X-1", 4)))
     receipt = await api.as_("warehouse").ok("post", f"/purchase-orders/{po}/receipts",
                                             {"lines": [{"sku": "X-1", "quantity": 7}]})
-    await api.as_("warehouse").ok("post", f"/inspections/{receipt['inspections'][0]['id']}",
-                                  {"accepted": 7, "rejected": 0}, status=200)
+    await api.as_("warehouse2").ok("post", f"/inspections/{receipt['inspections'][0]['id']}",
+                                   {"accepted": 7, "rejected": 0}, status=200)
     closed = await api.as_("purchasing").ok("post", f"/purchase-orders/{po}/close", status=200)
     assert closed["status"] == "closed"
     assert (await line_of(api, first["number"]))["backordered"] == 0

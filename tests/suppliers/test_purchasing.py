@@ -92,13 +92,14 @@ async def test_inspection_accepts_to_storage_and_rejects_back_to_the_supplier_re
     inspection_id = receipt["inspections"][0]["id"]
     pending = await api.as_("warehouse").ok("get", "/inspections?status=pending")
     assert [i["id"] for i in pending["items"]] == [inspection_id]
-    wrong_total = await api.as_("warehouse").post(f"/inspections/{inspection_id}", {"accepted": 5, "rejected": 1})
+    wrong_total = await api.as_("warehouse2").post(f"/inspections/{inspection_id}", {"accepted": 5, "rejected": 1})
     assert wrong_total.status_code == 422
-    done = await api.as_("warehouse").ok("post", f"/inspections/{inspection_id}",
-                                         {"accepted": 7, "rejected": 3, "notes": "3 cracked housings",
-                                          "location": "MAD-1/A-02"}, status=200)
-    assert (done["status"], done["inspected_by"]) == ("done", "warehouse tester")
-    again = await api.as_("warehouse").post(f"/inspections/{inspection_id}", {"accepted": 10, "rejected": 0})
+    done = await api.as_("warehouse2").ok("post", f"/inspections/{inspection_id}",
+                                          {"accepted": 7, "rejected": 3, "notes": "3 cracked housings",
+                                           "location": "MAD-1/A-02"}, status=200)
+    assert (done["status"], done["received_by"], done["inspected_by"]) == (
+        "done", "warehouse tester", "second warehouse tester")
+    again = await api.as_("warehouse2").post(f"/inspections/{inspection_id}", {"accepted": 10, "rejected": 0})
     assert (again.status_code, again.json()["code"]) == (409, "invalid_transition")
     level = await stock_of(api, "X-1", "MAD-1")
     assert (level["on_hand"], level["quarantined"], level["incoming"]) == (7, 0, 3)
@@ -112,13 +113,33 @@ async def test_inspection_accepts_to_storage_and_rejects_back_to_the_supplier_re
         ("MAD-1/QUARANTINE", "MAD-1/SUPPLIER", 3)]
 
 
+async def test_the_person_who_received_the_goods_may_not_inspect_them(api):
+    await given_world(api)
+    po = await given_sent_po(api, "X-1", 10, 10, inspection_required=True)
+    receipt = await api.as_("warehouse").ok("post", f"/purchase-orders/{po}/receipts",
+                                            {"lines": [{"sku": "X-1", "quantity": 10}]})
+    inspection_id = receipt["inspections"][0]["id"]
+    own = await api.as_("warehouse").post(f"/inspections/{inspection_id}", {"accepted": 10, "rejected": 0})
+    assert (own.status_code, own.json()["code"]) == (403, "forbidden")
+    assert "second person" in own.json()["detail"]
+    assert (await stock_of(api, "X-1", "MAD-1"))["quarantined"] == 10  # nothing moved
+    # An admin who received is held to it too; anyone else, of a role that inspects, may.
+    admin_po = await given_sent_po(api, "X-1", 5, 10)
+    received = await api.ok("post", f"/purchase-orders/{admin_po}/receipts", {"lines": [{"sku": "X-1", "quantity": 5}]})
+    admin_own = await api.post(f"/inspections/{received['inspections'][0]['id']}", {"accepted": 5, "rejected": 0})
+    assert (admin_own.status_code, admin_own.json()["code"]) == (403, "forbidden")
+    await api.as_("warehouse2").ok("post", f"/inspections/{inspection_id}", {"accepted": 10, "rejected": 0}, status=200)
+    await api.as_("warehouse").ok("post", f"/inspections/{received['inspections'][0]['id']}",
+                                  {"accepted": 5, "rejected": 0}, status=200)
+
+
 async def test_the_scorecard_measures_on_time_fill_defects_and_lead_times(api):
     await given_world(api)
     on_time = await given_sent_po(api, "X-1", 10, 0)
     receipt = await api.as_("warehouse").ok("post", f"/purchase-orders/{on_time}/receipts",
                                             {"lines": [{"sku": "X-1", "quantity": 10}]})
-    await api.as_("warehouse").ok("post", f"/inspections/{receipt['inspections'][0]['id']}",
-                                  {"accepted": 8, "rejected": 2}, status=200)
+    await api.as_("warehouse2").ok("post", f"/inspections/{receipt['inspections'][0]['id']}",
+                                   {"accepted": 8, "rejected": 2}, status=200)
     await given_sent_po(api, "X-1", 10, 0)  # due today, nothing delivered
     card = await api.as_("purchasing").ok("get", f"/suppliers/ACME/scorecard?from={day(-1)}&to={day(1)}")
     assert card["lines_due"] == 2
@@ -143,6 +164,27 @@ async def test_replenishment_suggests_up_to_the_maximum_and_accepting_makes_draf
     created = await api.as_("purchasing").ok("post", "/replenishment/suggestions/accept", {})
     assert [(po["status"], po["supplier"], po["lines"][0]["quantity"]) for po in created] == [("draft", "ACME", 48)]
     assert created[0]["lines"][0]["expected_date"] == (date.today() + timedelta(days=21)).isoformat()
-    assert await api.as_("purchasing").ok("get", "/replenishment/suggestions") != []  # a draft is not supply
+    assert (await stock_of(api, "X-1", "MAD-1"))["incoming"] == 0  # a draft is not supply to promise from...
+    assert await api.as_("purchasing").ok("get", "/replenishment/suggestions") == []  # ...but it is on order
     await api.as_("purchasing").ok("post", f"/purchase-orders/{created[0]['number']}/send", status=200)
     assert await api.as_("purchasing").ok("get", "/replenishment/suggestions") == []
+
+
+async def test_accepting_a_suggestion_again_creates_no_second_draft_and_says_so(api):
+    await given_world(api)  # reorder point 10, max 40
+    await given_stock(api, "X-1", "MAD-1/A-01", 4)
+    selection = {"items": [{"sku": "X-1", "warehouse": "MAD-1"}]}
+    (first,) = await api.as_("purchasing").ok("post", "/replenishment/suggestions/accept", selection)
+    assert first["lines"][0]["quantity"] == 36
+    again = await api.as_("purchasing").post("/replenishment/suggestions/accept", selection)
+    assert (again.status_code, again.json()["code"]) == (409, "already_on_order")
+    assert first["number"] in again.json()["detail"]
+    everything = await api.as_("purchasing").post("/replenishment/suggestions/accept", {})
+    assert (everything.status_code, everything.json()) == (200, [])  # nothing created, not a 201
+    drafts = await api.as_("purchasing").ok("get", "/purchase-orders?status=draft")
+    assert [po["number"] for po in drafts["items"]] == [first["number"]]
+    # Demand that outgrows the draft is suggested again, for what the draft does not cover.
+    await api.as_("service").ok("post", "/orders", order_body(("X-1", 31)))  # 4 reserved, 27 backordered
+    (suggestion,) = await api.as_("purchasing").ok("get", "/replenishment/suggestions")
+    # projected = available 0 + incoming 0 + drafted 36 - backordered 27 = 9, below 10: 31 more up to 40.
+    assert (suggestion["drafted"], suggestion["projected"], suggestion["quantity"]) == (36, 9, 31)

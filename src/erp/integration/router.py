@@ -7,11 +7,13 @@ from erp import concurrency
 from erp.auth import Admin
 from erp.concurrency import IfMatchHeader, tagged
 from erp.db import SessionDep, first_or_404
+from erp.errors import InvalidTransition
 from erp.idempotency import replayed_without
 from erp.integration import webhooks
 from erp.integration.models import WebhookDelivery, WebhookSubscription
 from erp.integration.schemas import DeliveryOut, WebhookCreate, WebhookCreated, WebhookOut
 from erp.models import Event
+from erp.openapi import errors
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
 
@@ -85,7 +87,7 @@ async def list_deliveries(subscription_id: SubscriptionId, actor: Admin, session
     return await paginate(session, query, [WebhookDelivery.id], limit, cursor, delivery_out)
 
 
-@router.post("/webhooks/{subscription_id}/deliveries/{delivery_id}/redeliver")
+@router.post("/webhooks/{subscription_id}/deliveries/{delivery_id}/redeliver", responses=errors(InvalidTransition))
 async def redeliver(subscription_id: SubscriptionId, delivery_id: DeliveryId, actor: Admin,
                     session: SessionDep) -> DeliveryOut:
     """Send a delivery again (one that failed for good, or one the receiver lost), with a fresh retry window."""

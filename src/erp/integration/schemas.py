@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from erp.events import EVENT_TYPES
-from erp.schemas import NO_NUL, Input
+from erp.schemas import NO_NUL, Input, example
 
 EventType = Literal[EVENT_TYPES + ("*",)]  # type: ignore[valid-type]
 Url = Annotated[str, StringConstraints(min_length=8, max_length=2000, pattern=r"^https?://[^\s\x00]+$")]
@@ -16,6 +16,9 @@ class WebhookCreate(Input):
     event_types: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES) + 1,
                                          description="The event types to receive, or [\"*\"] for all.")
     description: Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)] | None = None
+
+    model_config = example({"url": "https://erp-hooks.example.com/orders", "event_types": ["order.placed", "order.shipped"],
+                            "description": "Order updates for the shop"})
 
 
 class WebhookOut(BaseModel):

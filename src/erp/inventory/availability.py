@@ -80,6 +80,19 @@ class Availability:
         return max(0, sum(s.available for s in self.stock) - sum(s.backordered for s in self.stock))
 
 
+# The latest date a promise can name: the calendar's last day less one, since asyncpg stores date.max itself
+# as PostgreSQL's `infinity`, which no longer reads back as a date.
+LAST_DAY = date.max - timedelta(days=1)
+
+
+def days_after(day: date, days: int) -> date:
+    """`day` plus `days`, never past LAST_DAY: a date stored before client dates were bounded (a purchase
+    order due 9999-12-31) makes a very late promise, never an OverflowError."""
+    if days >= (LAST_DAY - day).days:
+        return LAST_DAY
+    return day + timedelta(days=days)
+
+
 def by_priority(stock: Sequence[WarehouseStock]) -> list[WarehouseStock]:
     return sorted(stock, key=lambda s: (s.priority, s.warehouse_id))
 
@@ -89,7 +102,7 @@ def in_stock_promise(takes: Sequence[tuple[WarehouseStock, int]], today: date) -
     used = [s for s, quantity in takes if quantity > 0]
     days = max(s.handling_days for s in used)
     codes = " and ".join(dict.fromkeys(s.code for s in used))
-    return Promise(today + timedelta(days=days), "in_stock", f"in stock at {codes}")
+    return Promise(days_after(today, days), "in_stock", f"in stock at {codes}")
 
 
 def promise(quantity: int, availability: Availability, today: date) -> Promise:
@@ -111,13 +124,13 @@ def backorder_promise(missing: int, availability: Availability, today: date) -> 
     for lot in sorted(availability.supply, key=lambda s: (s.due, s.reference)):
         covered += lot.quantity
         if covered >= missing:
-            ready = max(lot.due, today) + timedelta(days=lot.handling_days)
+            ready = days_after(max(lot.due, today), lot.handling_days)
             return Promise(ready, "incoming_supply", lot.reason, supply_reference=lot.reference,
                            supply_warehouse_id=lot.warehouse_id)
     if availability.lead_time_days is not None:
         handling = min((s.handling_days for s in availability.stock), default=0)
         return Promise(
-            today + timedelta(days=availability.lead_time_days + handling),
+            days_after(today, availability.lead_time_days + handling),
             "supplier_lead_time",
             f"estimated from the preferred supplier's lead time of {availability.lead_time_days} days",
             estimated=True,
@@ -147,7 +160,7 @@ def queue_promises(availability: Availability, queue: Sequence[int], today: date
                 break
         if lot_found is not None:
             promises.append(Promise(
-                max(lot_found.due, today) + timedelta(days=lot_found.handling_days), "incoming_supply",
+                days_after(max(lot_found.due, today), lot_found.handling_days), "incoming_supply",
                 lot_found.reason, supply_reference=lot_found.reference, supply_warehouse_id=lot_found.warehouse_id))
         else:
             promises.append(backorder_promise(need, Availability(

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp.concurrency import IfMatch
 from erp.db import add_unique, first_or_404
-from erp.errors import AlreadyExists, InvalidRequest, InvalidTransition
+from erp.errors import AlreadyExists, Forbidden, InvalidRequest, InvalidTransition
 from erp.inventory.models import Location, Product, Warehouse
 from erp.inventory.schemas import LocationCreate, ProductCreate, ProductUpdate, WarehouseCreate
 
@@ -50,9 +50,20 @@ async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
     return product
 
 
+# What each role may change of a product (DOMAIN.md section 7): purchasing keeps supply coming, so it tunes
+# replenishment; what the product is (name, barcode) and whether it is sold (active) are admin's.
+EDITABLE_BY = {"admin": None, "purchasing": frozenset({"reorder_point", "reorder_max"})}
+
+
 async def update_product(
-    session: AsyncSession, sku: str, data: ProductUpdate, expected: IfMatch | None
+    session: AsyncSession, sku: str, data: ProductUpdate, expected: IfMatch | None, role: str = "admin"
 ) -> Product:
+    """Change the fields `role` may change. With `expected` (`If-Match`), only the version it names."""
+    editable = EDITABLE_BY.get(role, frozenset())
+    refused = sorted(data.model_fields_set - editable) if editable is not None else []
+    if refused:
+        raise Forbidden(f"Role {role!r} may change only {', '.join(sorted(editable))} of a product, "
+                        f"not {', '.join(refused)}.")
     product = (await first_or_404(session, select(Product).where(Product.sku == sku).with_for_update(),
                                   missing=f"No product with sku {sku!r}."))[0]
     if expected is not None:

@@ -5,9 +5,10 @@ from fastapi import Path, Query, Response, status
 from sqlmodel import select
 
 from erp import concurrency
-from erp.auth import Anyone, CatalogueKeeper, StockKeeper
+from erp.auth import Admin, Anyone, ProductEditor, StockKeeper
 from erp.concurrency import IfMatchHeader
 from erp.db import SessionDep
+from erp.errors import AlreadyExists, InsufficientStock, NotFound
 from erp.idempotency import not_stored
 from erp.inventory import availability, catalogue, ledger, stock
 from erp.inventory.models import Location, LocationBalance, Product, StockMove, Warehouse
@@ -29,6 +30,7 @@ from erp.inventory.schemas import (
     WarehouseCreate,
     WarehouseOut,
 )
+from erp.openapi import errors, sets_headers
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
 from erp.schemas import MAX_QUANTITY, Code, Reference, Sku
@@ -56,8 +58,9 @@ def location_out(location: Location, warehouse_code: str) -> LocationOut:
 # --- products --------------------------------------------------------------------------------------
 
 
-@router.post("/products", status_code=status.HTTP_201_CREATED, tags=["inventory"])
-async def create_product(body: ProductCreate, actor: CatalogueKeeper, session: SessionDep, response: Response) -> ProductOut:
+@router.post("/products", status_code=status.HTTP_201_CREATED, tags=["inventory"],
+             responses=errors(AlreadyExists) | sets_headers(201, "ETag", "Location"))
+async def create_product(body: ProductCreate, actor: Admin, session: SessionDep, response: Response) -> ProductOut:
     product = await catalogue.create_product(session, body)
     concurrency.tag(response, product.version)
     response.headers["Location"] = f"/api/v1/products/{product.sku}"
@@ -78,23 +81,23 @@ async def list_products(
     return await paginate(session, query, [Product.sku], limit, cursor, lambda r: product_out(r[0]))
 
 
-@router.get("/products/{sku}", tags=["inventory"])
+@router.get("/products/{sku}", tags=["inventory"], responses=sets_headers(200, "ETag"))
 async def get_product(sku: SkuPath, actor: Anyone, session: SessionDep, response: Response) -> ProductOut:
     product = await catalogue.get_product(session, sku)
     concurrency.tag(response, product.version)
     return product_out(product)
 
 
-@router.patch("/products/{sku}", tags=["inventory"])
+@router.patch("/products/{sku}", tags=["inventory"], responses=errors(AlreadyExists) | sets_headers(200, "ETag"))
 async def update_product(
     sku: SkuPath,
     body: ProductUpdate,
-    actor: CatalogueKeeper,
+    actor: ProductEditor,
     session: SessionDep,
     response: Response,
     if_match: IfMatchHeader = None,
 ) -> ProductOut:
-    product = await catalogue.update_product(session, sku, body, concurrency.if_match(if_match))
+    product = await catalogue.update_product(session, sku, body, concurrency.if_match(if_match), actor.role)
     concurrency.tag(response, product.version)
     return product_out(product)
 
@@ -102,8 +105,8 @@ async def update_product(
 # --- warehouses and locations ------------------------------------------------------------------------
 
 
-@router.post("/warehouses", status_code=status.HTTP_201_CREATED, tags=["inventory"])
-async def create_warehouse(body: WarehouseCreate, actor: CatalogueKeeper, session: SessionDep) -> WarehouseOut:
+@router.post("/warehouses", status_code=status.HTTP_201_CREATED, tags=["inventory"], responses=errors(AlreadyExists))
+async def create_warehouse(body: WarehouseCreate, actor: Admin, session: SessionDep) -> WarehouseOut:
     warehouse = await catalogue.create_warehouse(session, body)
     return WarehouseOut.model_validate(warehouse, from_attributes=True)
 
@@ -121,8 +124,9 @@ async def get_warehouse(code: CodePath, actor: Anyone, session: SessionDep) -> W
     return WarehouseOut.model_validate(await catalogue.get_warehouse(session, code), from_attributes=True)
 
 
-@router.post("/warehouses/{code}/locations", status_code=status.HTTP_201_CREATED, tags=["inventory"])
-async def create_location(code: CodePath, body: LocationCreate, actor: StockKeeper, session: SessionDep) -> LocationOut:
+@router.post("/warehouses/{code}/locations", status_code=status.HTTP_201_CREATED, tags=["inventory"],
+             responses=errors(AlreadyExists))
+async def create_location(code: CodePath, body: LocationCreate, actor: Admin, session: SessionDep) -> LocationOut:
     return location_out(await catalogue.create_location(session, code, body), code)
 
 
@@ -195,12 +199,14 @@ async def list_stock_locations(
     return await paginate(session, query, [Warehouse.code, Location.code], limit, cursor, stock.to_location_stock)
 
 
-@router.post("/stock/adjustments", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+@router.post("/stock/adjustments", status_code=status.HTTP_201_CREATED, tags=["inventory"],
+             responses=errors(NotFound, InsufficientStock))
 async def adjust_stock(body: AdjustmentCreate, actor: StockKeeper, session: SessionDep) -> StockChangeOut:
     return await ledger.adjust(session, body, actor.name)
 
 
-@router.post("/stock/transfers", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+@router.post("/stock/transfers", status_code=status.HTTP_201_CREATED, tags=["inventory"],
+             responses=errors(NotFound, InsufficientStock))
 async def transfer_stock(body: TransferCreate, actor: StockKeeper, session: SessionDep) -> StockChangeOut:
     return await ledger.transfer(session, body, actor.name)
 
@@ -222,7 +228,7 @@ async def get_availability(
     return availability.answer(found[sku], quantity, date.today())
 
 
-@router.post("/availability/check", tags=["availability"])
+@router.post("/availability/check", tags=["availability"], responses=errors(NotFound))
 @not_stored
 async def check_availability(body: AvailabilityCheck, actor: Anyone, session: SessionDep) -> AvailabilityCheckOut:
     """Per line, what can be promised and when, without reserving. Changes nothing."""

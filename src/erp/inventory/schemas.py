@@ -15,14 +15,25 @@ from erp.schemas import (
     Quantity,
     Reference,
     Sku,
+    example,
 )
 
 ADJUSTMENT_REASONS = ("cycle_count", "damaged", "found", "lost", "expired", "initial_stock", "correction")
 AdjustmentReason = Literal["cycle_count", "damaged", "found", "lost", "expired", "initial_stock", "correction"]
 CreatableLocationType = Literal["storage", "receiving", "quarantine", "packing", "scrap"]
+# Why a promise is what it is (DOMAIN.md section 2).
+PromiseBasis = Literal["in_stock", "incoming_supply", "supplier_lead_time", "cannot_promise"]
 
 
 class ProductCreate(Input):
+    model_config = example({
+        "sku": "LAP-001",
+        "name": "Laptop 14in",
+        "barcode": "8400000000017",
+        "reorder_point": 5,
+        "reorder_max": 20,
+    })
+
     sku: Sku
     name: Name
     barcode: Barcode | None = None
@@ -40,6 +51,8 @@ class ProductCreate(Input):
 class ProductUpdate(Input):
     """Only the fields sent change. `barcode: null` removes the barcode; the other fields cannot be null,
     so they are typed without `None` (an omitted field stays unset and is not validated)."""
+
+    model_config = example({"reorder_point": 10, "reorder_max": 40})
 
     name: Name = None
     barcode: Barcode | None = None
@@ -61,6 +74,8 @@ class ProductOut(BaseModel):
 
 
 class WarehouseCreate(Input):
+    model_config = example({"code": "MAD-1", "name": "Madrid central", "priority": 10, "handling_days": 1})
+
     code: Code
     name: Name
     priority: int = Field(default=100, ge=0, le=10_000, description="Lower ships first when orders split.")
@@ -76,6 +91,8 @@ class WarehouseOut(BaseModel):
 
 
 class LocationCreate(Input):
+    model_config = example({"code": "A-01-1", "type": "storage", "sequence": 10})
+
     code: LocationCode
     type: CreatableLocationType = "storage"
     sequence: int = Field(default=0, ge=0, le=1_000_000, description="Walking order for pick lists.")
@@ -108,6 +125,13 @@ class LocationStockOut(BaseModel):
 
 
 class AdjustmentCreate(Input):
+    model_config = example({
+        "sku": "LAP-001",
+        "location": "MAD-1/A-01-1",
+        "quantity_delta": 5,
+        "reason": "found",
+    })
+
     sku: Sku
     location: LocationRef
     quantity_delta: int | None = Field(default=None, ge=-MAX_QUANTITY, le=MAX_QUANTITY)
@@ -125,6 +149,13 @@ class AdjustmentCreate(Input):
 
 
 class TransferCreate(Input):
+    model_config = example({
+        "sku": "LAP-001",
+        "from_location": "MAD-1/A-01-1",
+        "to_location": "MAD-1/A-02-1",
+        "quantity": 2,
+    })
+
     sku: Sku
     from_location: LocationRef
     to_location: LocationRef
@@ -171,7 +202,7 @@ class AvailabilityOut(BaseModel):
     available_now: int = Field(description="Units promisable from stock now.")
     can_promise: bool
     promise_date: date | None
-    promise_basis: Literal["in_stock", "incoming_supply", "supplier_lead_time", "cannot_promise"]
+    promise_basis: PromiseBasis
     reason: str
     estimated: bool
     warehouses: list[WarehouseAvailabilityOut]
@@ -184,6 +215,8 @@ class AvailabilityLine(Input):
 
 
 class AvailabilityCheck(Input):
+    model_config = example({"lines": [{"sku": "LAP-001", "quantity": 2}, {"sku": "MOU-004", "quantity": 10}]})
+
     lines: list[AvailabilityLine] = Field(min_length=1, max_length=500)
     warehouse: Code | None = None
 

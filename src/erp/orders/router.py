@@ -2,26 +2,31 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Path, Query, Request, Response, status
+from fastapi import Path, Request, Response, status
 from sqlalchemy import select
 
 from erp import concurrency
 from erp.auth import OrderReader, OrderTaker, ServiceRep, WarehouseWorker, allow
 from erp.concurrency import IfMatchHeader
 from erp.db import AutocommitDep, SessionDep
+from erp.errors import AlreadyExists, InsufficientStock, InvalidTransition, NotFound, ScanMismatch
 from erp.inventory.models import Product
 from erp.models import Event
+from erp.openapi import errors
 from erp.orders import cancellation, contacts, holds, picking, placement, shipping
 from erp.orders.lines import order_id
-from erp.orders.models import CHANNELS, ORDER_STATUSES, Contact, OrderLine, SalesOrder
+from erp.orders.models import Contact, OrderLine, SalesOrder
+from erp.orders.picking import NothingToPick
 from erp.orders.schemas import (
     CancelRequest,
+    Channel,
     ContactCreate,
     ContactOut,
     HoldCreate,
     HoldOut,
     OrderCreate,
     OrderOut,
+    OrderStatus,
     OrderSummary,
     PackRequest,
     PickConfirm,
@@ -52,7 +57,7 @@ async def _view(request: Request, session: SessionDep, number: str, response: Re
     return view
 
 
-@router.post("/orders", status_code=status.HTTP_201_CREATED)
+@router.post("/orders", status_code=status.HTTP_201_CREATED, responses=errors(NotFound, InsufficientStock, AlreadyExists, InvalidTransition, holds.HoldMismatch))
 async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep, autocommit: AutocommitDep,
                       response: Response) -> OrderOut:
     """Allocate across warehouses and reserve in one transaction; uncovered lines are backordered with a
@@ -67,10 +72,10 @@ async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep,
 async def list_orders(
     actor: OrderReader,
     session: SessionDep,
-    status: Annotated[str | None, Query(pattern="^(" + "|".join(ORDER_STATUSES) + ")$")] = None,
+    status: OrderStatus | None = None,
     customer_email: Email | None = None,
     sku: Sku | None = None,
-    channel: Annotated[str | None, Query(pattern="^(" + "|".join(CHANNELS) + ")$")] = None,
+    channel: Channel | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[OrderSummary]:
@@ -88,7 +93,7 @@ async def list_orders(
                           lambda r: OrderSummary.model_validate(r[0], from_attributes=True))
 
 
-@router.post("/orders/{number}/cancel")
+@router.post("/orders/{number}/cancel", responses=errors(InvalidTransition))
 async def cancel_order(number: OrderNumber, body: CancelRequest, request: Request, actor: ServiceRep,
                        session: SessionDep, response: Response, if_match: IfMatchHeader = None) -> OrderOut:
     """Cancel the whole order, or quantities of lines; reservations are released at once."""
@@ -122,7 +127,7 @@ async def list_contacts(number: OrderNumber, actor: OrderReader, session: Sessio
                           lambda r: contacts.to_contact(r[0]))
 
 
-@router.post("/pick-lists", status_code=status.HTTP_201_CREATED)
+@router.post("/pick-lists", status_code=status.HTTP_201_CREATED, responses=errors(NotFound, NothingToPick))
 async def create_pick_list(body: PickListCreate, actor: WarehouseWorker, session: SessionDep) -> PickListOut:
     """Group reserved lines of one warehouse, oldest promise first, bins in walking order."""
     return await picking.create_pick_list(session, body, actor)
@@ -133,7 +138,7 @@ async def get_pick_list(pick_list_id: PickListId, actor: WarehouseWorker, sessio
     return await picking.get_pick_list(session, pick_list_id)
 
 
-@router.post("/pick-lists/{pick_list_id}/confirm")
+@router.post("/pick-lists/{pick_list_id}/confirm", responses=errors(ScanMismatch, InvalidTransition))
 async def confirm_pick(pick_list_id: PickListId, body: PickConfirm, actor: WarehouseWorker,
                        session: SessionDep) -> PickListOut:
     """Confirm one pick by scanning location, product (sku or barcode) and quantity. A wrong scan is 409
@@ -141,7 +146,7 @@ async def confirm_pick(pick_list_id: PickListId, body: PickConfirm, actor: Wareh
     return await picking.confirm_pick(session, pick_list_id, body, actor, date.today())
 
 
-@router.post("/orders/{number}/pack")
+@router.post("/orders/{number}/pack", responses=errors(ScanMismatch, InvalidTransition))
 async def pack_order(number: OrderNumber, body: PackRequest, request: Request, actor: WarehouseWorker,
                      session: SessionDep, response: Response, if_match: IfMatchHeader = None) -> OrderOut:
     """A second person (not a picker of this order) scans what goes in the box; it must match exactly."""
@@ -149,7 +154,8 @@ async def pack_order(number: OrderNumber, body: PackRequest, request: Request, a
     return await _view(request, session, number, response)
 
 
-@router.post("/orders/{number}/shipments", status_code=status.HTTP_201_CREATED)
+@router.post("/orders/{number}/shipments", status_code=status.HTTP_201_CREATED,
+             responses=errors(ScanMismatch, InvalidTransition))
 async def ship_order(number: OrderNumber, body: ShipmentCreate, request: Request, actor: WarehouseWorker,
                      session: SessionDep, response: Response, if_match: IfMatchHeader = None) -> OrderOut:
     """Hand packed units to a carrier (partial shipments allowed); stock moves from packing to the customer."""
@@ -157,7 +163,7 @@ async def ship_order(number: OrderNumber, body: ShipmentCreate, request: Request
     return await _view(request, session, number, response)
 
 
-@router.post("/orders/{number}/delivered")
+@router.post("/orders/{number}/delivered", responses=errors(InvalidTransition))
 async def confirm_delivery(number: OrderNumber, request: Request, actor: CarrierConfirmer,
                            session: SessionDep, response: Response, if_match: IfMatchHeader = None) -> OrderOut:
     """The carrier confirms delivery of a fully shipped order."""
@@ -171,7 +177,7 @@ HoldKeeper = allow("admin", "service", "integration")
 HoldId = Annotated[UUID, Path(description="The hold's id, as POST /holds answered it")]
 
 
-@router.post("/holds", status_code=status.HTTP_201_CREATED)
+@router.post("/holds", status_code=status.HTTP_201_CREATED, responses=errors(InsufficientStock))
 async def place_hold(body: HoldCreate, actor: HoldKeeper, session: SessionDep) -> HoldOut:
     """Reserve lines for a customer who has not ordered yet, for `expires_in` seconds (default 15 minutes,
     at most 24 hours). All or nothing: 409 `insufficient_stock` holds nothing. An order with `hold` takes
@@ -184,7 +190,7 @@ async def get_hold(hold_id: HoldId, actor: HoldKeeper, session: SessionDep) -> H
     return await holds.view(session, hold_id)
 
 
-@router.delete("/holds/{hold_id}")
+@router.delete("/holds/{hold_id}", responses=errors(InvalidTransition))
 async def release_hold(hold_id: HoldId, actor: HoldKeeper, session: SessionDep) -> HoldOut:
     """Give the held units back at once (waiting backorders claim them first)."""
     await holds.release(session, hold_id, actor)

@@ -4,6 +4,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StrictInt, StringConstraints, model_validator
 
+from erp.inventory.schemas import PromiseBasis
 from erp.schemas import (
     NO_NUL,
     Barcode,
@@ -19,9 +20,13 @@ from erp.schemas import (
     Reference,
     Sku,
     Text,
+    Uuid,
+    example,
 )
 
 Channel = Literal["web", "phone", "email", "chat", "social", "store", "api"]
+OrderStatus = Literal["confirmed", "backordered", "picking", "packed", "partially_shipped", "shipped", "delivered",
+                      "cancelled"]
 Phone = Annotated[str, StringConstraints(min_length=3, max_length=40, pattern=r"^[0-9+()\-. ]+$")]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
 MAX_LINES = 200
@@ -50,6 +55,15 @@ class LineRequestIn(Input):
 
 
 class OrderCreate(Input):
+    model_config = example({
+        "customer": {"name": "Ana Ruiz", "email": "ana.ruiz@example.com", "phone": "+34 600 000 000"},
+        "channel": "web",
+        "currency": "EUR",
+        "lines": [{"sku": "LAP-001", "quantity": 1, "unit_price": "1299.00"}],
+        "ship_to": {"line1": "Calle Mayor 1", "city": "Madrid", "postal_code": "28013", "country": "ES"},
+        "external_ref": "WEB-10042",
+    })
+
     customer: Customer
     channel: Channel
     lines: Annotated[list[LineRequestIn], OneLinePerSku] = Field(min_length=1, max_length=MAX_LINES)
@@ -57,7 +71,7 @@ class OrderCreate(Input):
     external_ref: Reference | None = None
     allow_backorder: bool = True
     currency: Currency | None = Field(default=None, description="ISO 4217; required when lines carry prices.")
-    hold: UUID | None = Field(default=None, description="A hold whose reservations the order takes over; the "
+    hold: Uuid | None = Field(default=None, description="A hold whose reservations the order takes over; the "
                                                         "order asks for exactly the held lines.")
 
     @model_validator(mode="after")
@@ -72,23 +86,38 @@ class LineQuantity(Input):
 
 
 class CancelRequest(Input):
+    model_config = example({
+        "lines": [{"sku": "LAP-001", "quantity": 1}],
+        "reason": "customer changed their mind",
+    })
+
     lines: Annotated[list[LineQuantity], OneLinePerSku] | None = Field(default=None, min_length=1, max_length=MAX_LINES,
                                              description="Omit to cancel everything still cancellable.")
     reason: Text | None = None
 
 
 class ContactCreate(Input):
+    model_config = example({
+        "channel": "phone",
+        "direction": "inbound",
+        "summary": "Asked when the laptop arrives; read out the promise.",
+    })
+
     channel: Channel
     direction: Literal["inbound", "outbound"]
     summary: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NO_NUL)]
 
 
 class PickListCreate(Input):
+    model_config = example({"warehouse": "MAD-1", "max_orders": 20})
+
     warehouse: Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")]
     max_orders: int = Field(default=20, ge=1, le=200)
 
 
 class PickConfirm(Input):
+    model_config = example({"location": "MAD-1/A-01-1", "barcode": "8400000000017", "quantity": 1})
+
     location: LocationRef
     sku: Sku | None = None
     barcode: Barcode | None = None
@@ -117,18 +146,18 @@ class ScannedItem(Input):
 
 
 class PackRequest(Input):
+    model_config = example({"items": [{"barcode": "8400000000017", "quantity": 1}]})
+
     items: list[ScannedItem] = Field(min_length=1, max_length=MAX_LINES)
 
 
 class ShipmentCreate(Input):
+    model_config = example({"carrier": "DHL", "tracking_number": "JD014600006281230187"})
+
     carrier: Short
     tracking_number: Short
     lines: Annotated[list[LineQuantity], OneLinePerSku] | None = Field(default=None, min_length=1, max_length=MAX_LINES,
                                              description="Omit to ship everything packed and not yet shipped.")
-
-
-class DeliveredRequest(Input):
-    delivered_at: datetime | None = None
 
 
 # --- responses ------------------------------------------------------------------------------------
@@ -155,7 +184,7 @@ class OrderLineOut(BaseModel):
     state: str = Field(description="The line's state in words.")
     promised_date: date | None
     first_promised_date: date | None = Field(description="The promise made when the order was placed.")
-    promise_basis: str
+    promise_basis: PromiseBasis
     reason: str
     allocations: list[AllocationOut]
 
@@ -197,7 +226,7 @@ class OrderOut(BaseModel):
     """The order status view: what a rep reads aloud."""
 
     number: str
-    status: str
+    status: OrderStatus
     status_text: str
     channel: str
     customer: CustomerOut
@@ -206,7 +235,7 @@ class OrderOut(BaseModel):
     currency: str | None
     created_at: datetime
     promised_date: date | None = Field(description="When the whole order is promised; null if it cannot be.")
-    promise_basis: str
+    promise_basis: PromiseBasis
     reason: str
     lines: list[OrderLineOut]
     shipments: list[ShipmentOut]
@@ -218,7 +247,7 @@ class OrderOut(BaseModel):
 
 class OrderSummary(BaseModel):
     number: str
-    status: str
+    status: OrderStatus
     channel: str
     customer_name: str
     customer_email: str
@@ -230,7 +259,7 @@ class UnpromisableLine(BaseModel):
     requested: int
     available_now: int
     promised_date: date | None
-    promise_basis: str
+    promise_basis: PromiseBasis
     reason: str
 
 
@@ -248,7 +277,7 @@ class PickLineOut(BaseModel):
 class PickListOut(BaseModel):
     id: int
     warehouse: str
-    status: str
+    status: Literal["open", "completed"]
     created_at: datetime
     lines: list[PickLineOut]
 
@@ -258,6 +287,8 @@ class HoldCreate(Input):
     warehouse: Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")] | None = (
         Field(default=None, description="Hold only at this warehouse."))
     expires_in: StrictInt = Field(default=900, ge=1, le=86_400, description="Seconds until the hold lapses (1 s to 24 h).")
+
+    model_config = example({"lines": [{"sku": "LAP-001", "quantity": 1}], "expires_in": 900})
 
     @model_validator(mode="after")
     def _no_prices(self) -> "HoldCreate":

@@ -3,7 +3,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from erp.orders.schemas import Customer
+from erp.inventory.schemas import PromiseBasis
+from erp.orders.schemas import Customer, OrderStatus
 from erp.schemas import (
     NO_NUL,
     Code,
@@ -17,6 +18,7 @@ from erp.schemas import (
     Quantity,
     Sku,
     Text,
+    example,
 )
 
 Reason = Literal["defective", "damaged_in_transit", "wrong_item", "not_as_described", "no_longer_needed"]
@@ -24,7 +26,6 @@ Resolution = Literal["refund", "replacement", "repair"]
 ReturnStatus = Literal["authorized", "received", "inspected", "resolved", "rejected", "cancelled"]
 RepairStatus = Literal["queued", "in_progress", "waiting_parts", "completed", "shipped", "unrepairable"]
 RefundMethod = Literal["original_payment", "store_credit", "bank_transfer", "cash", "other"]
-PromiseBasis = Literal["in_stock", "incoming_supply", "supplier_lead_time", "cannot_promise"]
 OrderNumber = Annotated[str, StringConstraints(pattern=r"^SO-[0-9]{6,12}$")]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NO_NUL)]
 Problem = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=NO_NUL)]
@@ -41,6 +42,13 @@ class ReturnLineIn(Input):
 
 
 class ReturnCreate(Input):
+    model_config = example({
+        "order": "SO-000042",
+        "lines": [{"sku": "LAP-001", "quantity": 1, "reason": "defective"}],
+        "resolution": "replacement",
+        "advance_replacement": True,
+    })
+
     order: OrderNumber
     lines: Annotated[list[ReturnLineIn], OneLinePerSku] = Field(min_length=1, max_length=MAX_LINES)
     resolution: Resolution
@@ -63,6 +71,8 @@ class ReceiptLineIn(Input):
 
 
 class ReturnReceive(Input):
+    model_config = example({"lines": [{"sku": "LAP-001", "quantity": 1}]})
+
     lines: Annotated[list[ReceiptLineIn], OneLinePerSku] | None = Field(
         default=None, min_length=1, max_length=MAX_LINES, description="Omit to receive everything still expected.")
 
@@ -84,11 +94,20 @@ class InspectionLineIn(Input):
 
 
 class ReturnInspect(Input):
+    model_config = example({"lines": [{"sku": "LAP-001", "repair": 1}], "notes": "does not power on"})
+
     lines: Annotated[list[InspectionLineIn], OneLinePerSku] = Field(min_length=1, max_length=MAX_LINES)
     notes: Text | None = None
 
 
 class RefundCreate(Input):
+    model_config = example({
+        "amount": "49.90",
+        "currency": "EUR",
+        "method": "original_payment",
+        "reference": "PSP-88213",
+    })
+
     amount: Price
     currency: Currency
     method: RefundMethod
@@ -102,11 +121,20 @@ class RefundCreate(Input):
 
 
 class ReturnClose(Input):
+    model_config = example({"reason": "the customer kept the unit"})
+
     reason: Text | None = None
 
 
 class RepairCreate(Input):
     """A walk-in repair: the customer brings a unit."""
+
+    model_config = example({
+        "sku": "LAP-001",
+        "customer": {"name": "Ana Ruiz", "email": "ana.ruiz@example.com"},
+        "problem": "Fan is loud",
+        "order": "SO-000042",
+    })
 
     sku: Sku
     customer: Customer
@@ -119,11 +147,15 @@ class RepairCreate(Input):
 
 
 class PartIn(Input):
+    model_config = example({"sku": "FAN-012", "quantity": 1})
+
     sku: Sku
     quantity: Quantity
 
 
 class RepairStatusChange(Input):
+    model_config = example({"status": "shipped", "carrier": "DHL", "tracking_number": "JD014600006281230199"})
+
     status: Literal["in_progress", "waiting_parts", "completed", "shipped", "unrepairable"]
     carrier: Short | None = None
     tracking_number: Short | None = None
@@ -137,6 +169,8 @@ class RepairStatusChange(Input):
 
 
 class RepairOutcome(Input):
+    model_config = example({"outcome": "replacement"})
+
     outcome: Literal["replacement", "refund"]
 
 
@@ -212,7 +246,7 @@ class RepairOut(BaseModel):
 
 class ReplacementOut(BaseModel):
     number: str
-    status: str
+    status: OrderStatus
     promised_date: date | None
     reason: str
 

@@ -8,10 +8,10 @@ replacement shipped, the repairs shipped). Rejected and cancelled are set by a r
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
-from erp.inventory.availability import Promise
+from erp.inventory.availability import Promise, days_after
 
 FINAL = ("rejected", "cancelled")
 SHIPPED = ("shipped", "delivered")
@@ -109,7 +109,7 @@ def repair_promise(status: str, waiting: Sequence[tuple[str, int, Promise]], rep
             return Promise(None, "cannot_promise", "cannot be repaired")
     takes = f"repair takes {repair_days} day{'s' if repair_days != 1 else ''}"
     if not waiting:
-        return Promise(today + timedelta(days=repair_days), "in_stock", f"parts in stock; {takes}")
+        return Promise(days_after(today, repair_days), "in_stock", f"parts in stock; {takes}")
     if any(p.date is None for _, _, p in waiting):
         sku, units, promise = next(w for w in waiting if w[2].date is None)
         return Promise(None, "cannot_promise", f"waiting for {units} x {sku}: {promise.reason}")
@@ -117,5 +117,5 @@ def repair_promise(status: str, waiting: Sequence[tuple[str, int, Promise]], rep
     basis = max((p.basis for _, _, p in waiting), key=BASIS_RANK.__getitem__)
     source = (f" on {last.reason.removeprefix('waiting for ')}" if last.basis == "incoming_supply"
               else f" ({last.reason})")
-    return Promise(last.date + timedelta(days=repair_days), basis, f"waiting for {units} x {sku}{source}; {takes}",
+    return Promise(days_after(last.date, repair_days), basis, f"waiting for {units} x {sku}{source}; {takes}",
                    estimated=last.estimated, supply_reference=last.supply_reference)

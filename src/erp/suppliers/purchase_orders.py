@@ -5,7 +5,7 @@ Every change to dated supply says so on the bus (`SupplyChanged`), so waiting ba
 re-promised in the same transaction, with the products' stock levels locked everywhere first.
 """
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import text
@@ -17,6 +17,7 @@ from erp.concurrency import IfMatch
 from erp.db import first_or_404
 from erp.errors import InvalidRequest, InvalidTransition, NotFound
 from erp.inventory import catalogue, ledger
+from erp.inventory.availability import days_after
 from erp.inventory.messages import SupplyChanged
 from erp.suppliers.schemas import PurchaseOrderCreate, PurchaseOrderLineOut, PurchaseOrderOut
 from erp.suppliers.service import get_supplier
@@ -91,7 +92,7 @@ async def create_purchase_order(session: AsyncSession, data: PurchaseOrderCreate
         if cost is None:
             raise InvalidRequest(f"{line.sku}: no unit_cost given and {data.supplier} has no price for it.")
         lead = term.lead_time_days if term.lead_time_days is not None else supplier.lead_time_days
-        expected = line.expected_date or today + timedelta(days=lead)
+        expected = line.expected_date or days_after(today, lead)
         if expected < today:
             raise InvalidRequest(f"{line.sku}: expected_date {expected} is in the past.")
         lines.append({"n": n, "p": term.id, "q": line.quantity, "c": cost, "d": expected})

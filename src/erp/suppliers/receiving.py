@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from erp import bus, events
 from erp.auth import Principal
 from erp.db import first_or_404
-from erp.errors import Conflict, InvalidRequest, InvalidTransition
+from erp.errors import Conflict, Forbidden, InvalidRequest, InvalidTransition
 from erp.inventory import catalogue, ledger
 from erp.inventory.messages import StockAdded, SupplyChanged
 from erp.suppliers.purchase_orders import lock_purchase_order, purchase_order_view, refresh_status
@@ -20,8 +20,9 @@ RECEIVABLE_LINES = text("""
 """)
 ADD_RECEIVED = text("UPDATE purchase_order_line SET received = received + :q WHERE id = :id")
 INSERT_INSPECTION = text("""
-    INSERT INTO inspection (purchase_order_line_id, product_id, location_id, quantity, received_by)
-    VALUES (:l, :p, :loc, :q, :a) RETURNING id
+    INSERT INTO inspection (purchase_order_line_id, product_id, location_id, quantity, received_by,
+                            received_by_key_id)
+    VALUES (:l, :p, :loc, :q, :a, :k) RETURNING id
 """)
 INSPECTION = text("""
     SELECT i.id, po.number AS purchase_order, p.sku, w.code || '/' || loc.code AS location, i.quantity, i.accepted,
@@ -75,7 +76,8 @@ async def receive(session: AsyncSession, number: str, data: ReceiptCreate, actor
                                  reference=number, actor=actor.name)
         await session.execute(ADD_RECEIVED, {"q": item.quantity, "id": line.id})
         inspections.append((await session.execute(INSERT_INSPECTION, {
-            "l": line.id, "p": line.product_id, "loc": target.id, "q": item.quantity, "a": actor.name})).scalar())
+            "l": line.id, "p": line.product_id, "loc": target.id, "q": item.quantity, "a": actor.name,
+            "k": actor.key_id})).scalar())
     await refresh_status(session, po.id)
     await events.record(session, "purchase_order.received", number, actor.name,
                         data={"lines": [x.model_dump() for x in data.lines], "into": into})
@@ -90,13 +92,16 @@ async def get_inspection(session: AsyncSession, inspection_id: int) -> Inspectio
 
 
 async def inspect(session: AsyncSession, inspection_id: int, data: InspectionResult, actor: Principal) -> InspectionOut:
-    """Accepted units go to storage (and fill backorders); rejected ones go back to the supplier."""
+    """Accepted units go to storage (and fill backorders); rejected ones go back to the supplier. A second
+    person inspects: not the one who received the goods (DOMAIN.md section 8)."""
     head = await first_or_404(session, INSPECTION_PRODUCT, {"id": inspection_id},
                               missing=f"No inspection {inspection_id}.")
     await ledger.lock_products_everywhere(session, [head.product_id])
     row = (await session.execute(LOCK_INSPECTION, {"id": inspection_id})).one()
     if row.status != "pending":
         raise InvalidTransition(f"Inspection {inspection_id} is already done.")
+    if row.received_by_key_id == actor.key_id:
+        raise Forbidden(f"{actor.name} received these goods; a second person must inspect them.")
     if data.accepted + data.rejected != row.quantity:
         raise InvalidRequest(f"accepted + rejected must be {row.quantity}, the units received; "
                              f"got {data.accepted + data.rejected}.")

@@ -8,10 +8,12 @@ from erp import concurrency
 from erp.auth import WarehouseWorker, allow
 from erp.concurrency import IfMatchHeader, tagged
 from erp.db import SessionDep
+from erp.errors import AlreadyExists, InvalidTransition, NotFound
 from erp.inventory.models import Location, Product, Warehouse
+from erp.openapi import errors
 from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
-from erp.schemas import Code, Sku
+from erp.schemas import Code, PeriodDate, Sku
 from erp.suppliers import purchase_orders, receiving, replenishment, scorecard, service
 from erp.suppliers.models import Inspection, PurchaseOrder, PurchaseOrderLine, Supplier
 from erp.suppliers.schemas import (
@@ -21,6 +23,7 @@ from erp.suppliers.schemas import (
     PurchaseOrderCreate,
     PurchaseOrderLineUpdate,
     PurchaseOrderOut,
+    PurchaseOrderStatus,
     PurchaseOrderSummary,
     ReceiptCreate,
     ReceiptOut,
@@ -45,7 +48,7 @@ def supplier_out(supplier: Supplier) -> SupplierOut:
     return SupplierOut.model_validate(supplier, from_attributes=True)
 
 
-@router.post("/suppliers", status_code=status.HTTP_201_CREATED)
+@router.post("/suppliers", status_code=status.HTTP_201_CREATED, responses=errors(AlreadyExists))
 async def create_supplier(body: SupplierCreate, actor: Purchaser, session: SessionDep, response: Response) -> SupplierOut:
     return tagged(response, supplier_out(await service.create_supplier(session, body)))
 
@@ -73,15 +76,15 @@ async def put_supplier_product(code: CodePath, sku: Annotated[Sku, Path()], body
 @router.get("/suppliers/{code}/scorecard")
 async def get_scorecard(
     code: CodePath, actor: Purchaser, session: SessionDep,
-    period_from: Annotated[date | None, Query(alias="from", description="Default: 90 days ago")] = None,
-    period_to: Annotated[date | None, Query(alias="to", description="Default: today")] = None,
+    period_from: Annotated[PeriodDate | None, Query(alias="from", description="YYYY-MM-DD; default: 90 days ago")] = None,
+    period_to: Annotated[PeriodDate | None, Query(alias="to", description="YYYY-MM-DD; default: today")] = None,
 ) -> Scorecard:
     """On-time rate, fill rate, defect rate and promised vs actual lead time for lines due in the period."""
     today = date.today()
     return await scorecard.scorecard(session, code, period_from or today - timedelta(days=90), period_to or today)
 
 
-@router.post("/purchase-orders", status_code=status.HTTP_201_CREATED)
+@router.post("/purchase-orders", status_code=status.HTTP_201_CREATED, responses=errors(NotFound))
 async def create_purchase_order(body: PurchaseOrderCreate, actor: Purchaser, session: SessionDep,
                                 response: Response) -> PurchaseOrderOut:
     """A draft: it becomes supply that orders can be promised against when it is sent."""
@@ -91,7 +94,7 @@ async def create_purchase_order(body: PurchaseOrderCreate, actor: Purchaser, ses
 @router.get("/purchase-orders")
 async def list_purchase_orders(
     actor: PurchaseOrderReader, session: SessionDep,
-    status: Literal["draft", "sent", "partially_received", "received", "closed", "cancelled"] | None = None,
+    status: PurchaseOrderStatus | None = None,
     supplier: Code | None = None, warehouse: Code | None = None, limit: Limit = 50, cursor: Cursor = None,
 ) -> Page[PurchaseOrderSummary]:
     query = (select(PurchaseOrder.id, PurchaseOrder.number, PurchaseOrder.status, PurchaseOrder.created_at,
@@ -114,28 +117,28 @@ async def get_purchase_order(number: PoNumber, actor: PurchaseOrderReader, sessi
     return tagged(response, await purchase_orders.purchase_order_view(session, number))
 
 
-@router.post("/purchase-orders/{number}/send")
+@router.post("/purchase-orders/{number}/send", responses=errors(InvalidTransition))
 async def send_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep, response: Response,
                               if_match: IfMatchHeader = None) -> PurchaseOrderOut:
     """Draft to sent: its lines become dated supply, and waiting backorders are re-promised."""
     return tagged(response, await purchase_orders.send(session, number, actor, concurrency.if_match(if_match)))
 
 
-@router.post("/purchase-orders/{number}/cancel")
+@router.post("/purchase-orders/{number}/cancel", responses=errors(InvalidTransition))
 async def cancel_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep, response: Response,
                                 if_match: IfMatchHeader = None) -> PurchaseOrderOut:
     """Cancel a draft or sent order; promises that depended on it are recomputed at once."""
     return tagged(response, await purchase_orders.cancel(session, number, actor, concurrency.if_match(if_match)))
 
 
-@router.post("/purchase-orders/{number}/close")
+@router.post("/purchase-orders/{number}/close", responses=errors(InvalidTransition))
 async def close_purchase_order(number: PoNumber, actor: Purchaser, session: SessionDep, response: Response,
                                if_match: IfMatchHeader = None) -> PurchaseOrderOut:
     """Nothing more will be delivered (a short receipt accepted as final): the rest stops being supply."""
     return tagged(response, await purchase_orders.close(session, number, actor, concurrency.if_match(if_match)))
 
 
-@router.patch("/purchase-orders/{number}/lines/{line}")
+@router.patch("/purchase-orders/{number}/lines/{line}", responses=errors(InvalidTransition))
 async def update_purchase_order_line(
     number: PoNumber, line: Annotated[int, Path(ge=1, le=100_000)], body: PurchaseOrderLineUpdate,
     actor: Purchaser, session: SessionDep, response: Response, if_match: IfMatchHeader = None,
@@ -145,7 +148,8 @@ async def update_purchase_order_line(
         session, number, line, body.expected_date, actor, date.today(), concurrency.if_match(if_match)))
 
 
-@router.post("/purchase-orders/{number}/receipts", status_code=status.HTTP_201_CREATED)
+@router.post("/purchase-orders/{number}/receipts", status_code=status.HTTP_201_CREATED,
+             responses=errors(InvalidTransition, receiving.OverReceipt))
 async def receive_purchase_order(number: PoNumber, body: ReceiptCreate, request: Request, actor: WarehouseWorker,
                                  session: SessionDep) -> ReceiptOut:
     """Goods in: into receiving (or quarantine when inspection is required), each awaiting inspection."""
@@ -173,20 +177,28 @@ async def list_inspections(
                           lambda r: InspectionOut.model_validate(r._mapping))
 
 
-@router.post("/inspections/{inspection_id}")
-async def inspect(inspection_id: InspectionId, body: InspectionResult, actor: WarehouseWorker,
+@router.post("/inspections/{inspection_id}", responses=errors(InvalidTransition))
+async def inspect_receipt(inspection_id: InspectionId, body: InspectionResult, actor: WarehouseWorker,
                   session: SessionDep) -> InspectionOut:
     """Decide every received unit: accepted go to storage and fill backorders, rejected go back."""
     return await receiving.inspect(session, inspection_id, body, actor)
 
 
 @router.get("/replenishment/suggestions")
-async def replenishment_suggestions(actor: Purchaser, session: SessionDep) -> list[Suggestion]:
+async def list_replenishment_suggestions(actor: Purchaser, session: SessionDep) -> list[Suggestion]:
     """Products and warehouses projected below their reorder point, with what to order from whom."""
     return await replenishment.suggestions(session)
 
 
-@router.post("/replenishment/suggestions/accept", status_code=status.HTTP_201_CREATED)
-async def accept_suggestions(body: AcceptSuggestions, actor: Purchaser, session: SessionDep) -> list[PurchaseOrderOut]:
-    """Turn suggestions into draft purchase orders, one per supplier and warehouse."""
-    return await replenishment.accept(session, body.items, actor, date.today())
+@router.post("/replenishment/suggestions/accept", status_code=status.HTTP_201_CREATED,
+             responses={200: {"description": "Nothing to accept: no draft purchase order was created (an empty list)."},
+                        **errors(replenishment.AlreadyOnOrder)})
+async def accept_suggestions(body: AcceptSuggestions, actor: Purchaser, session: SessionDep,
+                             response: Response) -> list[PurchaseOrderOut]:
+    """Turn suggestions into draft purchase orders, one per supplier and warehouse (201). A draft counts
+    against its suggestion, so accepting again creates nothing: 200 with an empty list; naming an item a
+    draft already covers is 409 `already_on_order`."""
+    created = await replenishment.accept(session, body.items, actor, date.today())
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return created

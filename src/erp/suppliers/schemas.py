@@ -4,14 +4,35 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from erp.schemas import Code, Currency, Email, Input, LocationRef, Name, OneLinePerSku, Quantity, Sku, Text
+from erp.schemas import (
+    Code,
+    Currency,
+    Email,
+    FutureDate,
+    Input,
+    LocationRef,
+    Name,
+    OneLinePerSku,
+    Price,
+    Quantity,
+    Sku,
+    Text,
+    example,
+)
 
-Money = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999"), max_digits=14, decimal_places=4)]
 SupplierSku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00]+$")]
 LeadTime = Annotated[int, Field(ge=0, le=730)]
+PurchaseOrderStatus = Literal["draft", "sent", "partially_received", "received", "closed", "cancelled"]
 
 
 class SupplierCreate(Input):
+    model_config = example({
+        "code": "ACME",
+        "name": "Acme Office Supply",
+        "email": "sales@acme.example",
+        "lead_time_days": 21,
+    })
+
     code: Code
     name: Name
     email: Email | None = None
@@ -28,8 +49,17 @@ class SupplierOut(BaseModel):
 
 
 class SupplierProductPut(Input):
+    model_config = example({
+        "supplier_sku": "AC-LAP-001",
+        "unit_cost": "899.00",
+        "currency": "EUR",
+        "lead_time_days": 14,
+        "min_order_quantity": 5,
+        "preferred": True,
+    })
+
     supplier_sku: SupplierSku
-    unit_cost: Money
+    unit_cost: Price = Field(description='A decimal string, like "12.50" (never a JSON number).')
     currency: Currency
     lead_time_days: LeadTime | None = Field(default=None, description="Defaults to the supplier's lead time.")
     min_order_quantity: Quantity = 1
@@ -51,11 +81,20 @@ class SupplierProductOut(BaseModel):
 class PurchaseOrderLineIn(Input):
     sku: Sku
     quantity: Quantity
-    unit_cost: Money | None = Field(default=None, description="Defaults to the supplier's price for the product.")
-    expected_date: date | None = Field(default=None, description="Defaults to today plus the lead time.")
+    unit_cost: Price | None = Field(default=None, description="A decimal string; defaults to the supplier's price "
+                                                              "for the product.")
+    expected_date: FutureDate | None = Field(
+        default=None, description="Defaults to today plus the lead time; not in the past, at most about 5 years ahead.")
 
 
 class PurchaseOrderCreate(Input):
+    model_config = example({
+        "supplier": "ACME",
+        "warehouse": "MAD-1",
+        "lines": [{"sku": "LAP-001", "quantity": 20, "unit_cost": "899.00"}],
+        "inspection_required": True,
+    })
+
     supplier: Code
     warehouse: Code
     lines: Annotated[list[PurchaseOrderLineIn], OneLinePerSku] = Field(min_length=1, max_length=500)
@@ -63,7 +102,9 @@ class PurchaseOrderCreate(Input):
     currency: Currency | None = None
 
 class PurchaseOrderLineUpdate(Input):
-    expected_date: date
+    model_config = example({"expected_date": "2027-03-15"})
+
+    expected_date: FutureDate = Field(description="Not in the past, at most about 5 years ahead.")
 
 
 class PurchaseOrderLineOut(BaseModel):
@@ -82,7 +123,7 @@ class PurchaseOrderOut(BaseModel):
     number: str
     supplier: str
     warehouse: str
-    status: Literal["draft", "sent", "partially_received", "received", "closed", "cancelled"]
+    status: PurchaseOrderStatus
     inspection_required: bool
     currency: str
     created_at: datetime
@@ -95,7 +136,7 @@ class PurchaseOrderSummary(BaseModel):
     number: str
     supplier: str
     warehouse: str
-    status: str
+    status: PurchaseOrderStatus
     created_at: datetime
 
 
@@ -105,6 +146,8 @@ class ReceiptLine(Input):
 
 
 class ReceiptCreate(Input):
+    model_config = example({"lines": [{"sku": "LAP-001", "quantity": 12}]})
+
     lines: Annotated[list[ReceiptLine], OneLinePerSku] = Field(min_length=1, max_length=500)
 
 class InspectionOut(BaseModel):
@@ -115,7 +158,7 @@ class InspectionOut(BaseModel):
     quantity: int
     accepted: int
     rejected: int
-    status: str
+    status: Literal["pending", "done"]
     notes: str | None
     received_by: str
     inspected_by: str | None
@@ -128,6 +171,13 @@ class ReceiptOut(BaseModel):
 
 
 class InspectionResult(Input):
+    model_config = example({
+        "accepted": 11,
+        "rejected": 1,
+        "notes": "one cracked housing",
+        "location": "MAD-1/A-01-1",
+    })
+
     accepted: Annotated[int, Field(ge=0, le=1_000_000_000)]
     rejected: Annotated[int, Field(ge=0, le=1_000_000_000)]
     notes: Text | None = None
@@ -151,7 +201,9 @@ class Suggestion(BaseModel):
     sku: str
     warehouse: str
     supplier: str | None
-    projected: int = Field(description="available + incoming - backordered")
+    projected: int = Field(description="available + incoming + drafted - backordered")
+    drafted: int = Field(description="Units on draft purchase orders for this product and warehouse: an accepted "
+                                     "suggestion counts against the next one before it is sent.")
     reorder_point: int
     reorder_max: int
     quantity: int
@@ -165,5 +217,7 @@ class SuggestionSelection(Input):
 
 
 class AcceptSuggestions(Input):
+    model_config = example({"items": [{"sku": "LAP-001", "warehouse": "MAD-1"}]})
+
     items: list[SuggestionSelection] | None = Field(default=None, max_length=500,
                                                     description="Omit to accept every current suggestion.")
