@@ -30,10 +30,17 @@ def _parameters(route: Any) -> int:
 def shadowed(route: Any, path: str, routes: list[RouteContext]) -> bool:
     """Whether `path` belongs to a more concrete route than templated `route` (OpenAPI: concrete paths are
     matched before templated ones). `/availability/check` is not `/availability/{sku}` with sku=check."""
+    return any(other.path_regex.match(path) for other in more_concrete(route, routes, path.count("/")))
+
+
+def more_concrete(route: Any, routes: list[RouteContext], segments: int) -> list[RouteContext]:
+    """The routes that could take a path of `segments` slashes from templated `route`: fewer parameters and
+    as many segments (a parameter never spans a slash: no route has a `:path` convertor)."""
     parameters = _parameters(route)
-    return parameters > 0 and any(
-        _parameters(other) < parameters and other.path_regex.match(path) for other in routes
-    )
+    if not parameters:
+        return []
+    return [other for other in routes
+            if _parameters(other) < parameters and (other.path_format or "").count("/") == segments]
 
 
 def allowed_methods(app: Any, path: str) -> list[str]:
@@ -64,8 +71,14 @@ class TransactionalRoute(APIRoute):
         roles = _roles(self.dependant)
         policy = idempotency.policy_of(self.endpoint)
 
+        competitors: list[RouteContext] | None = None  # more_concrete(self), once the app's routes are known
+
         async def run_in_transaction(request: Request) -> Response:
-            if self.param_convertors and shadowed(self, request.scope["path"], _routes(request.app)):
+            nonlocal competitors
+            path = request.scope["path"]
+            if competitors is None:
+                competitors = more_concrete(self, _routes(request.app), path.count("/"))
+            if any(other.path_regex.match(path) for other in competitors):
                 # The router took a concrete path for this templated one: that path does not serve this method.
                 raise HTTPException(405)
             reading = request.method in ("GET", "HEAD") or policy.read_only
