@@ -177,7 +177,7 @@ HoldKeeper = allow("admin", "service", "integration")
 HoldId = Annotated[UUID, Path(description="The hold's id, as POST /holds answered it")]
 
 
-@router.post("/holds", status_code=status.HTTP_201_CREATED, responses=errors(InsufficientStock))
+@router.post("/holds", status_code=status.HTTP_201_CREATED, responses=errors(NotFound, InsufficientStock))
 async def place_hold(body: HoldCreate, actor: HoldKeeper, session: SessionDep) -> HoldOut:
     """Reserve lines for a customer who has not ordered yet, for `expires_in` seconds (default 15 minutes,
     at most 24 hours). All or nothing: 409 `insufficient_stock` holds nothing. An order with `hold` takes
