@@ -124,7 +124,7 @@ async def _stock_moves(dsn: str, part: int, parts: int) -> None:
 
 
 async def seed_orders(dsn: str, catalogue: Catalogue, wanted: int) -> list[str]:
-    """Order numbers for W3's status reads: the ones there are, topped up through the floor's transaction."""
+    """Order numbers for W3's status reads: the ones there are, topped up through the floor."""
     connection = await asyncpg.connect(dsn)
     try:
         have = await connection.fetchval("SELECT count(*) FROM sales_order")

@@ -85,17 +85,16 @@ def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
     """name -> (SQL with $n parameters, parameter names in $n order, the values bound in the statement
     itself, such as the page size), compiled from the app's own
     statements with the app's dialect (SQLAlchemy's asyncpg), so the floor sends the same text:
-    `view` and `followed` for GET /orders/{number}; `stock` for GET /stock?sku=, built as the route and `paginate` build
-    it (one sku, first page of 50: ORDER BY sku, warehouse LIMIT 51); `by_sku`, `supply` and `lead_time`
-    for GET /availability/{sku} and POST /availability/check."""
+    `view` for GET /orders/{number}; `stock` for GET /stock?sku=, built as the route and `paginate` build
+    it (one sku, first page of 50: ORDER BY sku, warehouse LIMIT 51); `availability` for
+    GET /availability/{sku} and POST /availability/check."""
     from sqlalchemy import bindparam
     from sqlalchemy.dialects.postgresql.asyncpg import dialect
 
     from erp.inventory import availability, stock
     from erp.inventory.models import Product, Warehouse
     from erp.orders.placement import PLACE_NOW
-    from erp.orders.view import VIEW
-    from erp.returns.view import FOLLOWED
+    from erp.service.view import CASE_VIEW
 
     keys = [Product.sku, Warehouse.code]
     stock = (
@@ -109,12 +108,9 @@ def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
     for name, statement in {
         "reservable": availability.RESERVABLE,
         "place": PLACE_NOW,
-        "view": VIEW,
-        "followed": FOLLOWED,
+        "view": CASE_VIEW,
         "stock": stock,
-        "by_sku": availability.BY_SKU,
-        "supply": availability.SUPPLY,
-        "lead_time": availability.LEAD_TIME,
+        "availability": availability.BY_SKU_WITH_SUPPLY,
     }.items():
         sql = statement.compile(dialect=dialect())
         compiled[name] = (sql.string, tuple(sql.positiontup or ()), dict(sql.params))
@@ -127,12 +123,11 @@ async def _fetch(connection: asyncpg.Connection, statement: str, /, **params: An
 
 
 async def order_view(connection: asyncpg.Connection, number: str) -> Any:
-    """GET /orders/{number}: the order status view, then whether returns or repairs followed the order
-    (the bench's orders have none, so the app reads no more either)."""
+    """GET /orders/{number}: the order's view and whether returns or repairs followed it, in one statement
+    (`service.view.CASE_VIEW`; the bench's orders have none, so the app reads no more either)."""
     rows = await _fetch(connection, "view", number=number)
     if not rows:
         raise LookupError(number)
-    await _fetch(connection, "followed", n=number)
     return rows[0]
 
 
@@ -142,13 +137,9 @@ async def stock_level(connection: asyncpg.Connection, sku: str) -> list[Any]:
 
 
 async def availability(connection: asyncpg.Connection, skus: Sequence[str]) -> list[Any]:
-    """GET /availability/{sku} and POST /availability/check: stock per warehouse for the skus, then
-    dated supply and the preferred lead time for their products, as `availability.load` and
-    `with_supply` send them."""
-    rows = await _fetch(connection, "by_sku", skus=list(skus), warehouse=None)
+    """GET /availability/{sku} and POST /availability/check: stock per warehouse for the skus with their
+    products' dated supply and preferred lead time, in one statement (`availability.BY_SKU_WITH_SUPPLY`)."""
+    rows = await _fetch(connection, "availability", skus=list(skus), warehouse=None)
     if len({row["sku"] for row in rows}) < len(set(skus)):
         raise LookupError("no such product")
-    ids = list(dict.fromkeys(row["product_id"] for row in rows))
-    await _fetch(connection, "supply", ids=ids)
-    await _fetch(connection, "lead_time", ids=ids)
     return rows

@@ -321,11 +321,7 @@ class Runner:
             call.kind
         ]
         try:
-            if call.transaction:
-                async with connection.transaction():
-                    await read(connection, *call.args)
-            else:
-                await read(connection, *call.args)
+            await read(connection, *call.args)
         except LookupError:
             return "not found", False, 0
         return "read", True, 0

@@ -152,7 +152,6 @@ class FloorCall:
     label: str  # statistics are kept per label; the mix's reads use the app's labels
     kind: str  # "order" (floor.place_order), "view", "stock" or "availability"
     args: tuple[Any, ...]
-    transaction: bool = False  # reads run without BEGIN/COMMIT unless the app wraps them (a POST)
 
 
 def floor_order(lines: Lines, rng: random.Random, label: str = "floor order") -> FloorCall:
@@ -181,12 +180,12 @@ def floor_w4_single(catalogue: Catalogue, rng: random.Random) -> FloorCall:
 
 
 def floor_w4_batch(catalogue: Catalogue, rng: random.Random) -> FloorCall:
-    """POST /availability/check: the app reads the sorted distinct skus inside its POST transaction."""
+    """POST /availability/check: a query with a body, read without BEGIN/COMMIT like a GET."""
     picks = rng.sample(range(1, catalogue.products + 1), 100)
     for _ in picks:
         rng.randint(1, 5)
     return FloorCall(
-        "availability of 100 skus", "availability", (sorted({bulk_sku(i) for i in picks}),), True
+        "availability of 100 skus", "availability", (sorted({bulk_sku(i) for i in picks}),)
     )
 
 

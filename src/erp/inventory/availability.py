@@ -4,7 +4,7 @@ The rules are pure functions over plain data; the loader reads that data in one 
 (open purchase-order lines) plugs in through `Supply`: nothing here knows where it comes from.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -184,7 +184,8 @@ SELECT p.id AS product_id, p.sku, p.name, p.active, w.id AS warehouse_id, w.code
        s.available, s.backordered
   FROM product p JOIN stock_position s ON s.product_id = p.id JOIN warehouse w ON w.id = s.warehouse_id
 """
-BY_SKU = text(STOCK + " WHERE p.sku = ANY(:skus) AND (CAST(:warehouse AS text) IS NULL OR w.code = :warehouse)")
+FOR_SKUS = " WHERE p.sku = ANY(:skus) AND (CAST(:warehouse AS text) IS NULL OR w.code = :warehouse)"
+BY_SKU = text(STOCK + FOR_SKUS)
 # What reserving needs, and no more: the order-placement hot path reads this.
 RESERVABLE = text(
     "SELECT p.id AS product_id, p.sku, p.name, p.active, w.id AS warehouse_id, w.code, w.priority,"
@@ -193,6 +194,23 @@ RESERVABLE = text(
     " WHERE p.sku = ANY(:skus)"
 )
 BY_PRODUCT = text(STOCK + " WHERE p.id = ANY(:ids)")
+# Per product: its dated supply (open purchase-order lines, received goods waiting for inspection), earliest
+# first, and its preferred supplier's lead time.
+SUPPLY_OF = """
+SELECT p.id AS product_id, t.lead_time_days,
+       (SELECT coalesce(json_agg(json_build_object(
+                'due', u.due, 'quantity', u.quantity, 'reference', u.reference, 'warehouse_id', u.warehouse_id,
+                'code', w.code, 'handling_days', w.handling_days, 'received', u.received) ORDER BY u.due, u.reference), '[]')
+          FROM open_supply u JOIN warehouse w ON w.id = u.warehouse_id WHERE u.product_id = p.id) AS lots
+  FROM product p LEFT JOIN preferred_lead_time t ON t.product_id = p.id
+"""
+SUPPLY = text(SUPPLY_OF + " WHERE p.id = ANY(:ids)")
+# Stock, supply and lead time in one round trip: what answering "when can I have it?" needs.
+BY_SKU_WITH_SUPPLY = text(f"""
+WITH stock AS ({STOCK} {FOR_SKUS}),
+     supply AS ({SUPPLY_OF} WHERE p.id IN (SELECT product_id FROM stock))
+SELECT stock.*, supply.lead_time_days, supply.lots FROM stock JOIN supply USING (product_id)
+""")
 
 
 def _collect(rows: Sequence[Any], key: str) -> dict[Any, Availability]:
@@ -205,31 +223,28 @@ def _collect(rows: Sequence[Any], key: str) -> dict[Any, Availability]:
 
 
 async def load(
-    session: AsyncSession, skus: Sequence[str], warehouse: str | None = None, *, demand: bool = True
+    session: AsyncSession, skus: Sequence[str], warehouse: str | None = None, *, demand: bool = True,
+    supply: bool = False,
 ) -> dict[str, Availability]:
     """Availability of each sku, in one query; 404 for a sku (or warehouse) that does not exist.
 
     Without `demand`, backordered demand is left out (zero): enough to reserve, not to promise supply.
+    With `supply`, dated supply and lead times too (`with_supply`), in the same query.
     """
-    query = BY_SKU if demand else RESERVABLE
-    found = _collect((await session.execute(query, {"skus": list(skus), "warehouse": warehouse})).all(), "sku")
+    query = BY_SKU_WITH_SUPPLY if supply else BY_SKU if demand else RESERVABLE
+    rows = (await session.execute(query, {"skus": list(skus), "warehouse": warehouse})).all()
+    found = _collect(rows, "sku")
     missing = sorted(set(skus) - found.keys())
     if missing:
         where = f" at warehouse {warehouse!r}" if warehouse else ""
         raise NotFound(f"No product {', '.join(missing)}{where}.")
+    if supply:
+        _add_supply(found.values(), rows)
     return found
 
 
 async def load_products(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, Availability]:
     return _collect((await session.execute(BY_PRODUCT, {"ids": list(product_ids)})).all(), "product_id")
-
-
-SUPPLY = text("""
-SELECT u.product_id, u.due, u.quantity, u.reference, u.warehouse_id, w.code, w.handling_days, u.received
-  FROM open_supply u JOIN warehouse w ON w.id = u.warehouse_id
- WHERE u.product_id = ANY(:ids) ORDER BY u.product_id, u.due, u.reference
-""")
-LEAD_TIME = text("SELECT product_id, lead_time_days FROM preferred_lead_time WHERE product_id = ANY(:ids)")
 
 
 async def with_supply(session: AsyncSession, found: Sequence[Availability]) -> None:
@@ -238,17 +253,25 @@ async def with_supply(session: AsyncSession, found: Sequence[Availability]) -> N
     Supply is first come, first served: backorders already waiting claim the earliest supply, so each
     `Supply` left here is what a new request can still be promised from.
     """
+    _add_supply(found, (await session.execute(SUPPLY, {"ids": [a.product_id for a in found]})).all())
+
+
+def _add_supply(found: Iterable[Availability], rows: Sequence[Any]) -> None:
     by_id = {a.product_id: a for a in found}
-    lots: dict[int, list[Supply]] = {pid: [] for pid in by_id}
-    for row in (await session.execute(SUPPLY, {"ids": list(by_id)})).all():
-        lots[row.product_id].append(Supply(row.due, row.quantity, row.reference, row.warehouse_id, row.code,
-                                           row.handling_days, row.received))
-    for row in (await session.execute(LEAD_TIME, {"ids": list(by_id)})).all():
-        by_id[row.product_id].lead_time_days = row.lead_time_days
-    for pid, entry in by_id.items():
+    for row in rows:
+        entry = by_id.pop(row.product_id, None)
+        if entry is None:
+            continue  # another warehouse's row of a product already seen
+        entry.lead_time_days = row.lead_time_days
+        entry.all_supply = [Supply(_day(lot["due"]), lot["quantity"], lot["reference"], lot["warehouse_id"],
+                                   lot["code"], lot["handling_days"], lot["received"]) for lot in row.lots]
         claimed = max(0, sum(s.backordered for s in entry.stock) - sum(s.available for s in entry.stock))
-        entry.all_supply = lots[pid]
-        entry.supply = unclaimed(lots[pid], claimed)
+        entry.supply = unclaimed(entry.all_supply, claimed)
+
+
+def _day(value: str) -> date:
+    """A date as JSON carries it; `infinity` is how asyncpg once stored date.max."""
+    return date.max if value == "infinity" else date.fromisoformat(value)
 
 
 def unclaimed(lots: Sequence[Supply], claimed: int) -> list[Supply]:

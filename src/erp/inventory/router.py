@@ -223,8 +223,7 @@ async def get_availability(
     warehouse: Code | None = None,
 ) -> AvailabilityOut:
     """What can be promised now and by date, without reserving anything."""
-    found = await availability.load(session, [sku], warehouse)
-    await availability.with_supply(session, list(found.values()))
+    found = await availability.load(session, [sku], warehouse, supply=True)
     return availability.answer(found[sku], quantity, date.today())
 
 
@@ -232,8 +231,7 @@ async def get_availability(
 @not_stored
 async def check_availability(body: AvailabilityCheck, actor: Anyone, session: SessionDep) -> AvailabilityCheckOut:
     """Per line, what can be promised and when, without reserving. Changes nothing."""
-    found = await availability.load(session, sorted({line.sku for line in body.lines}), body.warehouse)
-    await availability.with_supply(session, list(found.values()))
+    found = await availability.load(session, sorted({line.sku for line in body.lines}), body.warehouse, supply=True)
     today = date.today()
     lines = [availability.answer(found[line.sku], line.quantity, today) for line in body.lines]
     return AvailabilityCheckOut(lines=lines, all_in_stock=all(x.promise_basis == "in_stock" for x in lines))

@@ -246,8 +246,7 @@ async def _plan_locked(
     session: AsyncSession, skus: list[str], requests: list[LineRequest]
 ) -> tuple[dict[str, availability.Availability], list[LineAllocation]]:
     await ledger.lock_products_everywhere(session, [r.product_id for r in requests])
-    stock = await availability.load(session, skus)
-    await availability.with_supply(session, list(stock.values()))
+    stock = await availability.load(session, skus, supply=True)
     return stock, allocate(requests, {entry.product_id: entry.stock for entry in stock.values()})
 
 
@@ -282,8 +281,7 @@ def placed_answer(data: OrderCreate, actor: Principal, plan: Plan, number: str, 
 async def _insufficient(session: AsyncSession, data: OrderCreate, skus: Sequence[str],
                         today: date) -> InsufficientStock:
     """The refusal, saying per line what could be promised and when."""
-    stock = await availability.load(session, skus)
-    await availability.with_supply(session, list(stock.values()))
+    stock = await availability.load(session, skus, supply=True)
     lines = []
     for line in data.lines:
         entry = stock[line.sku]

@@ -62,12 +62,10 @@ SELECT r.*, o.number AS order_number, w.code AS warehouse_code,
 RETURN_BY_NUMBER = text(RETURN + " WHERE r.number = :n")
 RETURNS_OF_ORDER = text(RETURN + " WHERE r.order_id = :o ORDER BY r.id")
 # Whether anything followed an order (most orders: nothing), so the order view can skip the rest.
-FOLLOWED = text("""
-    SELECT o.id, EXISTS (SELECT 1 FROM return_authorization r WHERE r.order_id = o.id)
-                 OR EXISTS (SELECT 1 FROM repair_order ro WHERE ro.order_id = o.id)
-                 OR EXISTS (SELECT 1 FROM replacement x WHERE x.order_id = o.id) AS followed
-      FROM sales_order o WHERE o.number = :n
-""")
+# Whether returns, repairs or replacements followed the order `o` (SQL, a column of the order's view).
+FOLLOWED = """(EXISTS (SELECT 1 FROM return_authorization r WHERE r.order_id = o.id)
+        OR EXISTS (SELECT 1 FROM repair_order ro WHERE ro.order_id = o.id)
+        OR EXISTS (SELECT 1 FROM replacement x WHERE x.order_id = o.id))"""
 # What an order replaces, if it is a replacement: a return, or an unrepairable repair.
 REPLACES = text("""
     SELECT coalesce(r.number, ro.number) FROM replacement x
@@ -140,12 +138,8 @@ async def return_view(session: AsyncSession, number: str) -> ReturnOut:
                                                          missing=f"No return {number}."))
 
 
-async def returns_of_order(session: AsyncSession, number: str) -> tuple[list[ReturnOut], list[RepairOut], str | None]:
+async def returns_of_order(session: AsyncSession, order_id: int) -> tuple[list[ReturnOut], list[RepairOut], str | None]:
     """An order's returns, its walk-in repairs, and what it replaces (if it is a replacement)."""
-    order = await first_or_404(session, FOLLOWED, {"n": number}, missing=f"No order {number}.")
-    if not order.followed:
-        return [], [], None
-    order_id = order.id
     returns = [await _return_out(session, row) for row in (await session.execute(RETURNS_OF_ORDER, {"o": order_id}))]
     repairs = [repair_out(row) for row in (await session.execute(WALK_IN_REPAIRS_OF_ORDER, {"o": order_id}))]
     replaces = (await session.execute(REPLACES, {"o": order_id})).scalar()
