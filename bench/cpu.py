@@ -114,6 +114,28 @@ def connections_by_process(root: int, port: int) -> list[int]:
     return sorted(counts, reverse=True)
 
 
+def resident_mib(root: int) -> list[float]:
+    """Resident memory (VmRSS) of `root` and each of its descendants that holds any, in MiB, largest first:
+    the service's memory per process at the end of a phase (uvicorn's supervisor included when there are
+    workers)."""
+    processes = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in processes.items():
+        children.setdefault(ppid, []).append(pid)
+    sizes, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, ()))
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                kib = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+        except OSError:
+            continue
+        if kib:
+            sizes.append(round(kib / 1024, 1))
+    return sorted(sizes, reverse=True)
+
+
 def machine_busy(seconds: float = 1.0) -> float:
     """Cores busy right now, over `seconds`: anything above ~0.1 is someone else's work."""
     import time

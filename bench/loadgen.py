@@ -425,6 +425,7 @@ class Runner:
         else:
             await asyncio.sleep(max(0.0, self.window_end - time.perf_counter()))
         last, cpu_end, self.lag.recording = sampler.snapshot(), time.process_time(), False
+        memory = cpu.resident_mib(app) if app and phase.target == "app" else []
         watch.stopped = True
         await asyncio.wait([watching], timeout=5)
         await watch.count()
@@ -449,6 +450,7 @@ class Runner:
             cpu_cores=cpu.cores_used(first, last, seconds),
             database=watch.summary(seconds),
             connections_per_worker=spread,
+            app_resident_mib=memory,
             rebalanced=self.spread,
             loadgen={
                 "cpu_of_one_core": round((cpu_end - cpu_start) / seconds, 3) if seconds else None,

@@ -56,6 +56,9 @@ def phase_details(result: dict[str, Any]) -> list[str]:
             f"{k} {used[k] / result['throughput'] * 1000:.2f} ms" for k in ("app", "postgres") if used.get(k)
         )
     lines.append("    CPU cores: " + "  ".join(f"{k} {v:.2f}" for k, v in used.items()) + per_request)
+    if result.get("app_resident_mib"):
+        lines.append("    service memory (resident, MiB per process): "
+                     + ", ".join(f"{size:,.1f}" for size in result["app_resident_mib"]))
     if len(result.get("connections_per_worker") or ()) > 1:
         moved = result.get("rebalanced") or {}
         how = f" (as accepted: {moved['before']}; {moved['moves']} reconnected)" if moved.get("moves") else ""
