@@ -83,11 +83,12 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.settings = settings
     app.add_middleware(BodyLimit)  # innermost middleware: before routing, parsing and auth
     install_error_handlers(app)
+    # FastAPI tries routers in this order, every route of each until one matches: busiest first.
+    app.include_router(service_router, prefix=API_PREFIX)
     app.include_router(inventory_router, prefix=API_PREFIX)
     app.include_router(orders_router, prefix=API_PREFIX)
     app.include_router(suppliers_router, prefix=API_PREFIX)
     app.include_router(returns_router, prefix=API_PREFIX)
-    app.include_router(service_router, prefix=API_PREFIX)
     app.include_router(integration_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(admin_router, prefix=API_PREFIX)
