@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.state.read_sessionmaker = app.state.autocommit_sessionmaker or app.state.sessionmaker
         app.state.standby = None
         if settings.read_database_url:
-            read_engine = create_engine(settings.read_database_url, settings)
+            read_engine = create_engine(settings.read_database_url, settings, application_name="erp-read")
             reads = read_engine if autocommit is engine else read_engine.execution_options(isolation_level="AUTOCOMMIT")
             app.state.standby = Standby(read_engine, sessionmaker(reads, bus), autocommit, settings.read_max_lag_seconds)
         try:

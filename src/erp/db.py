@@ -42,7 +42,8 @@ def resolve_database_url(settings: Settings) -> str:
     return async_url(settings.database_url or start_embedded(settings.data_dir))
 
 
-def create_engine(url: str, settings: Settings, *, pooled: bool | None = None) -> AsyncEngine:
+def create_engine(url: str, settings: Settings, *, pooled: bool | None = None,
+                  application_name: str = "erp") -> AsyncEngine:
     """An engine on `url`; `pooled` (default: `ERP_DATABASE_POOLER=transaction`) when `url` leads to a pooler
     in transaction mode, where consecutive transactions of one connection may run on different server
     sessions: nothing is then left on a session. Statements are unnamed and never cached (a named one would
@@ -59,7 +60,7 @@ def create_engine(url: str, settings: Settings, *, pooled: bool | None = None) -
     connect_args: dict[str, Any] = {
         "timeout": 5,
         "command_timeout": settings.statement_timeout_ms / 1000 + 5,
-        "server_settings": {"application_name": "erp", "timezone": "UTC", **({} if pooled else timeouts)},
+        "server_settings": {"application_name": application_name, "timezone": "UTC", **({} if pooled else timeouts)},
     }
     if pooled:
         connect_args |= {"statement_cache_size": 0, "prepared_statement_cache_size": 0,
