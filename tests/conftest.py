@@ -129,7 +129,7 @@ def pgbouncer_port(server_url: str) -> Iterator[int | None]:
     if not POOLED:
         yield None
         return
-    from tests.clusters import pgbouncer
+    from bench.clusters import pgbouncer
 
     with pgbouncer(server_url) as url:
         yield make_url(url).port
@@ -140,7 +140,7 @@ def service_environment(database_url: str, pgbouncer_port: int | None) -> dict[s
     """How the service under test reaches `database_url`: directly, or through pgbouncer (POOLED)."""
     if pgbouncer_port is None:
         return {"ERP_DATABASE_URL": database_url}
-    from tests.clusters import through
+    from bench.clusters import through
 
     return {"ERP_DATABASE_URL": through(database_url, pgbouncer_port), "ERP_DATABASE_POOLER": "transaction",
             "ERP_DIRECT_DATABASE_URL": database_url}

