@@ -6,7 +6,7 @@ VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test test-pg15 bench check clean
+.PHONY: install run test test-pg15 test-pooled bench check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -26,6 +26,13 @@ test: install
 ## The suite against the machine's PostgreSQL service.
 test-pg15: install
 	ERP_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres $(VENV)/bin/pytest
+
+## The races (orders, reservations, holds, returns, idempotency) with the service behind pgbouncer in
+## transaction mode (ERP_DATABASE_POOLER=transaction); needs Debian's pgbouncer, fails without it.
+POOLED_TESTS := tests/orders/test_races.py tests/returns/test_races.py tests/orders/test_holds.py \
+	tests/test_idempotency.py tests/suppliers/test_dated_promises.py tests/orders/test_placing.py
+test-pooled: install
+	ERP_TEST_POOLER=pgbouncer $(VENV)/bin/pytest $(POOLED_TESTS)
 
 ## Load benchmarks against the raw-SQL floor; prints figures and writes bench/results/.
 bench: install

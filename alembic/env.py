@@ -13,6 +13,8 @@ config = context.config
 def run_migrations(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, compare_type=True)
     with context.begin_transaction():
+        # Processes started together migrate one after the other: the later ones then find nothing to do.
+        context.execute("SELECT pg_advisory_xact_lock(hashtext('erp.migrations'))")
         context.execute("SET lock_timeout = '10s'")
         context.run_migrations()
 

@@ -23,7 +23,7 @@ from bench.workloads import Catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-ALL = ("W1", "W2", "W3", "W4", "W5")
+ALL = ("W1", "W2", "W3", "W4", "W5", "W6")
 
 TITLES = {
     "W1": "hot SKU: one-line orders of 1 unit of one product",
@@ -31,6 +31,7 @@ TITLES = {
     "W3": "service mix: 90% reads (order status, stock, availability), 10% new orders",
     "W4": "availability at scale: ATP over {products:,} products x 3 warehouses",
     "W5": "sell-out: {clients:,} clients at once for {units} units of one product (allow_backorder false)",
+    "W6": "scale-out: 2 API processes behind pgbouncer (transaction mode), reads from a streaming standby",
 }
 
 
@@ -109,6 +110,7 @@ class Bench:
         }
         self.failed_checks = 0
         self.order_numbers: list[str] = []
+        self.extra_cpu_roots: dict[str, int | None] = {}  # W6: the standby and the pgbouncers
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -129,6 +131,7 @@ class Bench:
             cpu_roots={
                 "app": self.service.process.pid if self.service and self.service.process else None,
                 "postgres": self.server.postmaster_pid,
+                **self.extra_cpu_roots,
             },
             **kw,
         )
@@ -368,6 +371,9 @@ class Bench:
             floor(name, batch, "100 SKUs: floor (asyncpg, same SQL)", "W4-100", args.w4_clients)
             figures["p99_ms"] = single.get("latency_ms", {}).get("p99") if single.get("ok") else None
             target_key = "W4-1"
+        elif key == "W6":
+            self.scale_out(run)
+            target_key = "W6"
         else:
             sku = time.strftime("SELL-%H%M%S")
             asyncio.run(dataset.create_sellout(self.server.database_url, sku, args.w5_units))
@@ -418,6 +424,30 @@ class Bench:
         say(*report.check_text(entry["check"]))
         entry["seconds"] = round(time.perf_counter() - started, 1)
         self.results["workloads"][key] = entry
+
+    def scale_out(self, run: Any) -> None:
+        """W3's mix and W1's orders again, with 2 processes (uvicorn workers) behind pgbouncer reading from a
+        standby, against the single process measured before (W3 above)."""
+        from bench.scaleout import scaled_out
+
+        assert self.server is not None and self.service is not None
+        if not self.server.embedded:
+            say("  not run: the standby is made with pg_basebackup from the embedded server, not from a server"
+                " given by ERP_BENCH_DATABASE_URL")  # fmt: skip
+            return
+        workers = self.service.workers
+        self.stop_service()
+        try:
+            with scaled_out(self.server) as setup:
+                self.extra_cpu_roots = setup.cpu_roots
+                self.service = Service(setup.primary_url, 2, extra_env=setup.env)
+                self.service.start()
+                run("W3 mix, 2 processes", "W3", "app", self.args.clients, catalogue=self.w3_catalogue())
+                run("W1 orders, 2 processes", "W1", "app", self.args.clients)
+                self.stop_service()
+        finally:
+            self.extra_cpu_roots = {}
+            self.service = self.start_service(workers)
 
     def run(self) -> int:
         args = self.args

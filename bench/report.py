@@ -53,7 +53,7 @@ def phase_details(result: dict[str, Any]) -> list[str]:
     per_request = ""
     if result.get("throughput"):
         per_request = "  | per ok request: " + ", ".join(
-            f"{k} {used[k] / result['throughput'] * 1000:.2f} ms" for k in ("app", "postgres") if used.get(k)
+            f"{k} {used[k] / result['throughput'] * 1000:.2f} ms" for k in used if k not in ("loadgen", "other", "idle") and used[k]
         )
     lines.append("    CPU cores: " + "  ".join(f"{k} {v:.2f}" for k, v in used.items()) + per_request)
     if result.get("app_resident_mib"):

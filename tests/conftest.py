@@ -118,9 +118,39 @@ async def assert_invariants(url: str) -> None:
     assert not violations, "ledger invariants broken:\n" + "\n".join(f"{v.rule}: {v.rows}" for v in violations)
 
 
+# `ERP_TEST_POOLER=pgbouncer`: the service under test (the `app` and `live_server` fixtures) reaches its
+# database through pgbouncer in transaction mode, with `ERP_DATABASE_POOLER=transaction` (`make test-pooled`);
+# the tests' own set-up and checks still connect directly.
+POOLED = os.environ.get("ERP_TEST_POOLER") == "pgbouncer"
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_port(server_url: str) -> Iterator[int | None]:
+    if not POOLED:
+        yield None
+        return
+    from bench.clusters import pgbouncer
+
+    with pgbouncer(server_url) as url:
+        yield make_url(url).port
+
+
 @pytest.fixture
-async def app(database_url: str) -> AsyncIterator[Any]:
-    application = create_app(test_settings(), database_url=database_url)
+def service_environment(database_url: str, pgbouncer_port: int | None) -> dict[str, str]:
+    """How the service under test reaches `database_url`: directly, or through pgbouncer (POOLED)."""
+    if pgbouncer_port is None:
+        return {"ERP_DATABASE_URL": database_url}
+    from bench.clusters import through
+
+    return {"ERP_DATABASE_URL": through(database_url, pgbouncer_port), "ERP_DATABASE_POOLER": "transaction",
+            "ERP_DIRECT_DATABASE_URL": database_url}
+
+
+@pytest.fixture
+async def app(service_environment: dict[str, str]) -> AsyncIterator[Any]:
+    database_url = service_environment.get("ERP_DIRECT_DATABASE_URL", service_environment["ERP_DATABASE_URL"])
+    settings = test_settings(database_pooler=service_environment.get("ERP_DATABASE_POOLER", "none"))
+    application = create_app(settings, database_url=service_environment["ERP_DATABASE_URL"])
     async with application.router.lifespan_context(application):
         yield application
     # Every scenario ends with the ledger invariants checked.
@@ -225,8 +255,8 @@ def stop_service(process: subprocess.Popen[bytes], timeout: float = 30) -> int:
 
 
 @pytest.fixture
-def live_server(database_url: str) -> Iterator[str]:
+def live_server(service_environment: dict[str, str]) -> Iterator[str]:
     """The real service (`erp serve`, own process) on the test database, for races with real HTTP clients."""
-    process, base = start_service({"ERP_DATABASE_URL": database_url, "ERP_POOL_SIZE": "20"})
+    process, base = start_service({**service_environment, "ERP_POOL_SIZE": "20"})
     yield base + "/api/v1"
     stop_service(process)

@@ -27,6 +27,7 @@ from erp.problems import router as problems_router
 from erp.reactions import build_bus
 from erp.returns.router import router as returns_router
 from erp.service.router import router as service_router
+from erp.standby import Standby, watching
 from erp.suppliers.router import router as suppliers_router
 
 API_PREFIX = openapi.API_PREFIX
@@ -56,16 +57,27 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         engine = create_engine(database_url or resolve_database_url(settings), settings)
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker(engine, bus)
-        # Reads need no BEGIN/COMMIT round trips: each statement sees a consistent snapshot of its own.
-        app.state.autocommit_sessionmaker = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), bus)
-        app.state.read_sessionmaker = app.state.autocommit_sessionmaker
+        # Statements that commit on their own need no BEGIN/COMMIT round trips (reads: each statement sees a
+        # consistent snapshot of its own); behind a pooler in transaction mode every statement needs them.
+        autocommit = engine if settings.database_pooler == "transaction" else \
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+        app.state.autocommit_sessionmaker = None if autocommit is engine else sessionmaker(autocommit, bus)
+        app.state.read_sessionmaker = app.state.autocommit_sessionmaker or app.state.sessionmaker
+        app.state.standby = None
+        if settings.read_database_url:
+            read_engine = create_engine(settings.read_database_url, settings, application_name="erp-read")
+            reads = read_engine if autocommit is engine else read_engine.execution_options(isolation_level="AUTOCOMMIT")
+            app.state.standby = Standby(read_engine, sessionmaker(reads, bus), autocommit, settings.read_max_lag_seconds)
         try:
             async with (idempotency.expiry_sweep(engine, settings.idempotency_ttl_hours),
                         dispatcher.running(engine, settings, app.state.sessionmaker) if settings.worker_in_serve
-                        else nullcontext()):
+                        else nullcontext(),
+                        watching(app.state.standby) if app.state.standby else nullcontext()):
                 yield
         finally:
             await engine.dispose()
+            if app.state.standby:
+                await app.state.standby.engine.dispose()
 
     # The docs pages' assets (Swagger UI, ReDoc) are served by this server from fastapi-offline's copy:
     # /docs and /redoc work with no internet. Operation ids are the route functions' names: short, stable.

@@ -69,10 +69,12 @@ class _KeyCache:
             return False, None
         return True, entry[1]
 
-    def put(self, key_hash: str, principal: Principal | None) -> None:
+    def put(self, key_hash: str, principal: Principal | None, looked_up_at: float) -> None:
+        """`looked_up_at`: before the lookup began, so an entry is never trusted past `ttl` after a change
+        that its lookup did not see."""
         if len(self._entries) > 10_000:
             self._entries.clear()
-        self._entries[key_hash] = (time.monotonic(), principal)
+        self._entries[key_hash] = (looked_up_at, principal)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -103,7 +105,8 @@ async def authenticate(request: Request) -> Principal:
     if not found:
         # On a connection of its own, returned at once: a request holds at most one connection at a time,
         # so requests waiting for the pool never hold one another's (placement's autocommit statements).
-        async with request.app.state.autocommit_sessionmaker() as session:
+        state, looked_up_at = request.app.state, time.monotonic()
+        async with (state.autocommit_sessionmaker or state.sessionmaker)() as session:
             row = (
                 await session.execute(
                     select(ApiKey.id, ApiKey.name, ApiKey.role).where(
@@ -112,7 +115,7 @@ async def authenticate(request: Request) -> Principal:
                 )
             ).first()
         principal = Principal(row.id, row.name, row.role) if row else None
-        _cache.put(key_hash, principal)
+        _cache.put(key_hash, principal, looked_up_at)
     if principal is None:
         raise Unauthenticated("Unknown or revoked API key.")
     request.state.principal = principal

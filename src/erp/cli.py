@@ -34,9 +34,16 @@ def _database_url() -> str:
 
 
 def _upgrade(url: str) -> None:
+    """Migrate on a connection straight to the primary: a pooler in transaction mode cannot keep the
+    session that a migration's settings and prepared statements live in."""
     from erp.migrations import upgrade
+    from erp.startup import StartupFailure
 
-    upgrade(url)
+    settings = get_settings()
+    if settings.database_pooler == "transaction" and not settings.direct_database_url:
+        raise StartupFailure("ERP_DATABASE_POOLER=transaction needs ERP_DIRECT_DATABASE_URL, a URL straight to the"
+                             " primary (not through the pooler) for migrations")
+    upgrade(settings.direct_database_url or url)
 
 
 def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -1,5 +1,6 @@
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,11 +21,20 @@ class Settings(BaseSettings):
     pool_timeout_seconds: float = 5.0
     statement_timeout_ms: int = 15_000
     lock_timeout_ms: int = 5_000
+    # `transaction`: ERP_DATABASE_URL (and ERP_READ_DATABASE_URL) lead to a pooler in transaction mode
+    # (pgbouncer), so nothing may rely on a session: README, "Running more than one process".
+    database_pooler: Literal["none", "transaction"] = "none"
+    # Straight to the primary, for what needs a session of its own (migrations); default ERP_DATABASE_URL.
+    direct_database_url: str | None = None
+    # A streaming standby for reads that tolerate staleness (never older than the reader's own writes);
+    # one further behind the primary than `read_max_lag_seconds`, or down, is skipped.
+    read_database_url: str | None = None
+    read_max_lag_seconds: float = Field(default=2.0, gt=0, le=300)
 
     # Idempotency records are replayed for this long, then ignored and purged.
     idempotency_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 365)
-    # A key revoked through the API stops working everywhere after at most this long.
-    auth_cache_seconds: float = 5.0
+    # A key revoked (or changed) stops working in every process after at most this long.
+    auth_cache_seconds: float = Field(default=1.0, ge=0)
     # Receipts may exceed a purchase-order line's quantity by at most this share (5.0 = 5%).
     receipt_tolerance_percent: float = 5.0
     # Orders with more customer contacts than this are flagged in the status view.

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import IntegrityError
@@ -41,25 +42,51 @@ def resolve_database_url(settings: Settings) -> str:
     return async_url(settings.database_url or start_embedded(settings.data_dir))
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
+def create_engine(url: str, settings: Settings, *, pooled: bool | None = None,
+                  application_name: str = "erp") -> AsyncEngine:
+    """An engine on `url`; `pooled` (default: `ERP_DATABASE_POOLER=transaction`) when `url` leads to a pooler
+    in transaction mode, where consecutive transactions of one connection may run on different server
+    sessions: nothing is then left on a session. Statements are unnamed and never cached (a named one would
+    be missing or taken on the next server), the timeouts are set in each transaction (startup parameters
+    other than these few are refused by pgbouncer, and a session's SET would leak to other clients), and
+    every statement runs inside BEGIN/COMMIT (outside one, a statement's parse and execution may land on
+    two servers)."""
+    pooled = settings.database_pooler == "transaction" if pooled is None else pooled
+    timeouts = {
+        "statement_timeout": str(settings.statement_timeout_ms),
+        "lock_timeout": str(settings.lock_timeout_ms),
+        "idle_in_transaction_session_timeout": "60000",
+    }
+    connect_args: dict[str, Any] = {
+        "timeout": 5,
+        "command_timeout": settings.statement_timeout_ms / 1000 + 5,
+        "server_settings": {"application_name": application_name, "timezone": "UTC", **({} if pooled else timeouts)},
+    }
+    if pooled:
+        connect_args |= {"statement_cache_size": 0, "prepared_statement_cache_size": 0,
+                         "connection_class": _setting_in_each_transaction(timeouts)}
     return create_async_engine(
         async_url(url),
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout_seconds,
         pool_recycle=1800,
-        connect_args={
-            "timeout": 5,
-            "command_timeout": settings.statement_timeout_ms / 1000 + 5,
-            "server_settings": {
-                "application_name": "erp",
-                "timezone": "UTC",
-                "statement_timeout": str(settings.statement_timeout_ms),
-                "lock_timeout": str(settings.lock_timeout_ms),
-                "idle_in_transaction_session_timeout": "60000",
-            },
-        },
+        connect_args=connect_args,
     )
+
+
+def _setting_in_each_transaction(settings: dict[str, str]) -> type[asyncpg.Connection]:
+    """asyncpg connections whose BEGIN also sets `settings` for that transaction, in the same round trip."""
+    set_local = "".join(f" SET LOCAL {name} = {int(value)};" for name, value in settings.items())
+
+    class SettingInEachTransaction(asyncpg.Connection):  # type: ignore[misc]
+        async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+            # asyncpg's Transaction.start() sends "BEGIN ...;" through here, as a simple query.
+            if not args and query.startswith("BEGIN"):
+                query += set_local
+            return await super().execute(query, *args, timeout=timeout)
+
+    return SettingInEachTransaction
 
 
 def sessionmaker(engine: AsyncEngine, bus: Bus | None = None) -> async_sessionmaker[AsyncSession]:

@@ -68,6 +68,20 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime | None = created_at()
 
 
+class WritePosition(SQLModel, table=True):
+    """Where the primary's WAL stood after a caller's write committed, so that a standby serves that caller
+    only once it has replayed that far (erp.standby). One row per API key and primary backend: concurrent
+    writes of one key never wait for one row. Unlogged: after a crash of the primary it starts empty."""
+
+    __tablename__ = "write_position"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    key_id: int = Field(primary_key=True)
+    backend: int = Field(primary_key=True)
+    lsn: int = Field(sa_type=BigInteger)
+    written_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
 class Event(SQLModel, table=True):
     """The outbox: every state change, in commit order per writer. An order's timeline is its events."""
 

@@ -1,17 +1,22 @@
 """Routes that run in one transaction, committed before the response leaves, with idempotent POSTs."""
 
-from collections.abc import Callable, Coroutine
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from erp import idempotency
 from erp.auth import authorize, required_roles
 from erp.db import UnitOfWork
+from erp.standby import Standby, failed_on_standby
+
+log = logging.getLogger("erp.routing")
 
 
 def _routes(app: Any) -> list[RouteContext]:
@@ -82,31 +87,58 @@ class TransactionalRoute(APIRoute):
             if any(other.path_regex.match(path) for other in competitors):
                 # The router took a concrete path for this templated one: that path does not serve this method.
                 raise HTTPException(405)
-            reading = request.method in ("GET", "HEAD") or policy.read_only
-            key = request.headers.get(idempotency.HEADER) if request.method == "POST" else None
             state = request.app.state
-            uow = (UnitOfWork(state.read_sessionmaker) if reading
-                   else UnitOfWork(state.sessionmaker, autocommit=None if key else state.autocommit_sessionmaker))
-            request.state.uow = uow
-            try:
-                if key is not None and policy.read_only:
-                    idempotency.validate_key(key)  # accepted, and nothing to keep: the route changes nothing
-                    key = None
-                if key is not None:
-                    # Who is asking is settled before anything stored is looked at: a revoked key is 401
-                    # and a role that may not call the route is 403, never a replay.
-                    if roles is not None:
-                        await authorize(request, roles)
-                    response = await idempotency.run_idempotent(request, uow, key, handler, policy)
-                else:
-                    response = await handler(request)
-                # Commit before returning: a failed COMMIT must reach the client as an error, not a 201.
-                await uow.commit()
-                return response
-            finally:
-                await uow.close()
+            if request.method in ("GET", "HEAD") or policy.read_only:
+                return await read(request, state.read_sessionmaker, state.standby)
+            key = request.headers.get(idempotency.HEADER) if request.method == "POST" else None
+            uow = UnitOfWork(state.sessionmaker, autocommit=None if key else state.autocommit_sessionmaker)
+            if key is not None:
+                # Who is asking is settled before anything stored is looked at: a revoked key is 401
+                # and a role that may not call the route is 403, never a replay.
+                if roles is not None:
+                    await authorize(request, roles)
+                response = await run(request, uow, lambda request: idempotency.run_idempotent(
+                    request, uow, key, handler, policy))
+            else:
+                response = await run(request, uow, handler)
+            principal = getattr(request.state, "principal", None)
+            if state.standby is not None and principal is not None and response.status_code < 400:
+                try:
+                    await state.standby.record_write(principal.key_id)
+                except Exception as exc:  # the write is committed: answer it; a read may then be stale
+                    log.warning("write position not recorded: %s", type(exc).__name__)
+            return response
+
+        async def read(request: Request, primary: async_sessionmaker[AsyncSession], standby: Standby | None) -> Response:
+            key = request.headers.get(idempotency.HEADER) if request.method == "POST" else None
+            if key is not None:
+                idempotency.validate_key(key)  # accepted, and nothing to keep: the route changes nothing
+            if standby is not None:
+                # The caller is known before choosing: a standby answers it only once it has its writes.
+                principal = await authorize(request, roles) if roles is not None else None
+                sessions = await standby.sessions_for(principal.key_id if principal else None)
+                if sessions is not None:
+                    try:
+                        return await run(request, UnitOfWork(sessions), handler)
+                    except Exception as exc:
+                        if not failed_on_standby(exc):
+                            raise
+                        log.warning("read moved to the primary: the standby failed (%s)", type(exc).__name__)
+                        standby.mark_down()
+            return await run(request, UnitOfWork(primary), handler)
 
         return run_in_transaction
+
+
+async def run(request: Request, uow: UnitOfWork, handler: Callable[[Request], Awaitable[Response]]) -> Response:
+    request.state.uow = uow
+    try:
+        response = await handler(request)
+        # Commit before returning: a failed COMMIT must reach the client as an error, not a 201.
+        await uow.commit()
+        return response
+    finally:
+        await uow.close()
 
 
 class DomainRouter(APIRouter):

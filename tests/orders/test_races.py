@@ -90,10 +90,11 @@ async def test_cancel_racing_a_pick_on_the_same_line_ends_in_one_consistent_stat
         await assert_invariants(database_url)
 
 
-async def test_a_request_holds_one_connection_at_a_time_so_a_pool_of_one_only_queues(database_url, keys):
+async def test_a_request_holds_one_connection_at_a_time_so_a_pool_of_one_only_queues(database_url, service_environment,
+                                                                                      keys):
     # 20 clients at once on a pool of 1, with a key not yet cached: were authentication and placement on two
     # connections of one request, it would hold one and wait for another until 503.
-    process, base = start_service({"ERP_DATABASE_URL": database_url, "ERP_POOL_SIZE": "1",
+    process, base = start_service({**service_environment, "ERP_POOL_SIZE": "1",
                                    "ERP_POOL_TIMEOUT_SECONDS": "30"})
     try:
         async with httpx.AsyncClient(base_url=base + "/api/v1", timeout=60) as client:
