@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from erp.db import HotStatement
 from erp.inventory.reservations import ORDER_LINE, SHORT, Claim, claim_params
 
 PROMISED = date.today() + timedelta(days=1)
@@ -81,15 +82,13 @@ async def place_order(
 
 
 @functools.cache
-def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
-    """name -> (SQL with $n parameters, parameter names in $n order, the values bound in the statement
-    itself, such as the page size), compiled from the app's own
-    statements with the app's dialect (SQLAlchemy's asyncpg), so the floor sends the same text:
+def statements() -> dict[str, HotStatement]:
+    """name -> the app's own statement, as the app sends it (`erp.db.HotStatement`: its text and `$n`
+    parameters as SQLAlchemy's asyncpg dialect compiles them): `reservable` and `place` for POST /orders;
     `view` for GET /orders/{number}; `stock` for GET /stock?sku=, built as the route and `paginate` build
     it (one sku, first page of 50: ORDER BY sku, warehouse LIMIT 51); `availability` for
     GET /availability/{sku} and POST /availability/check."""
     from sqlalchemy import bindparam
-    from sqlalchemy.dialects.postgresql.asyncpg import dialect
 
     from erp.inventory import availability, stock
     from erp.inventory.models import Product, Warehouse
@@ -97,29 +96,20 @@ def statements() -> dict[str, tuple[str, tuple[str, ...], dict[str, Any]]]:
     from erp.service.view import CASE_VIEW
 
     keys = [Product.sku, Warehouse.code]
-    stock = (
+    stock_page = (
         stock.stock_level_query()
         .where(Product.sku == bindparam("sku"))
         .add_columns(*(key.label(f"_cursor_{i}") for i, key in enumerate(keys)))
         .order_by(*keys)
         .limit(51)
     )
-    compiled = {}
-    for name, statement in {
-        "reservable": availability.RESERVABLE,
-        "place": PLACE_NOW,
-        "view": CASE_VIEW,
-        "stock": stock,
-        "availability": availability.BY_SKU_WITH_SUPPLY,
-    }.items():
-        sql = statement.compile(dialect=dialect())
-        compiled[name] = (sql.string, tuple(sql.positiontup or ()), dict(sql.params))
-    return compiled
+    return {"reservable": availability.RESERVABLE, "place": PLACE_NOW, "view": CASE_VIEW,
+            "stock": HotStatement(stock_page), "availability": availability.BY_SKU_WITH_SUPPLY}
 
 
 async def _fetch(connection: asyncpg.Connection, statement: str, /, **params: Any) -> list[Any]:
-    sql, names, bound = statements()[statement]
-    return await connection.fetch(sql, *(params[n] if n in params else bound[n] for n in names))
+    hot = statements()[statement]
+    return await connection.fetch(hot.sql, *hot.arguments(params))
 
 
 async def order_view(connection: asyncpg.Connection, number: str) -> Any:

@@ -5,14 +5,23 @@ warns on every `execute` call, a measurable cost on the hot path.
 """
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import Row, make_url
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.sql.elements import ClauseElement
 
 from erp.bus import Bus
 from erp.config import Settings
@@ -158,3 +167,60 @@ async def first_or_404(session: AsyncSession, statement: Any, params: dict[str, 
     if row is None:
         raise NotFound(missing)
     return row
+
+
+class HotStatement:
+    """A statement of a hot path, compiled once to the text and `$n` parameters asyncpg is sent.
+
+    In an autocommit session it runs straight on the session's asyncpg connection: none of SQLAlchemy's
+    per-execute work (execution context, cursor adaptation, result rows), about a fifth of the client
+    CPU per statement (measured: 57 us against 360 us through a session). In a transaction it runs through
+    the session, which begins the transaction on its first statement. Either way the rows are mappings
+    (`row["sku"]`), and a database error is the same `DBAPIError` SQLAlchemy raises (a lost connection
+    is invalidated, never handed out again)."""
+
+    def __init__(self, clause: ClauseElement) -> None:
+        compiled = clause.compile(dialect=asyncpg_dialect())
+        self.clause = clause
+        self.sql = compiled.string
+        self.names = tuple(compiled.positiontup or ())
+        self.bound = dict(compiled.params)
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[name] if name in params else self.bound[name] for name in self.names]
+
+    async def fetch(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
+        connection = await session.connection()
+        pooled = await connection.get_raw_connection()
+        adapted = pooled.dbapi_connection
+        if not getattr(adapted, "autocommit", False):
+            return (await session.execute(self.clause, dict(params))).mappings().all()
+        arguments = self.arguments(params)
+        try:
+            return await pooled.driver_connection.fetch(self.sql, *arguments)  # type: ignore[union-attr]
+        except Exception as error:
+            raise await _as_sqlalchemy_raises(connection, adapted, error, self.sql, arguments) from error
+
+    async def first_or_404(self, session: AsyncSession, params: Mapping[str, Any], *,
+                           missing: str) -> Mapping[str, Any]:
+        rows = await self.fetch(session, params)
+        if not rows:
+            raise NotFound(missing)
+        return rows[0]
+
+
+async def _as_sqlalchemy_raises(connection: AsyncConnection, adapted: Any, error: Exception, sql: str,
+                                arguments: list[Any]) -> Exception:
+    """`error` from the driver as SQLAlchemy would have raised it, the connection invalidated if lost."""
+    try:
+        adapted._handle_exception(error)  # the dialect's translation: raises the DBAPI-level error
+    except Exception as translated:
+        error = translated
+    dialect = connection.dialect
+    if not isinstance(error, dialect.loaded_dbapi.Error):
+        return error
+    lost = dialect.is_disconnect(error, adapted, None)
+    if lost:
+        await connection.invalidate(error)
+    return DBAPIError.instance(sql, arguments, error, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                               dialect=dialect)

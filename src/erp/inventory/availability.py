@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from erp.db import HotStatement
 from erp.errors import NotFound
 from erp.inventory.schemas import AvailabilityOut, ProjectionPointOut, WarehouseAvailabilityOut
 
@@ -185,15 +186,15 @@ SELECT p.id AS product_id, p.sku, p.name, p.active, w.id AS warehouse_id, w.code
   FROM product p JOIN stock_position s ON s.product_id = p.id JOIN warehouse w ON w.id = s.warehouse_id
 """
 FOR_SKUS = " WHERE p.sku = ANY(:skus) AND (CAST(:warehouse AS text) IS NULL OR w.code = :warehouse)"
-BY_SKU = text(STOCK + FOR_SKUS)
+BY_SKU = HotStatement(text(STOCK + FOR_SKUS))
 # What reserving needs, and no more: the order-placement hot path reads this.
-RESERVABLE = text(
+RESERVABLE = HotStatement(text(
     "SELECT p.id AS product_id, p.sku, p.name, p.active, w.id AS warehouse_id, w.code, w.priority,"
     " w.handling_days, s.on_hand - s.reserved AS available, 0 AS backordered"
     " FROM product p JOIN stock_level s ON s.product_id = p.id JOIN warehouse w ON w.id = s.warehouse_id"
     " WHERE p.sku = ANY(:skus)"
-)
-BY_PRODUCT = text(STOCK + " WHERE p.id = ANY(:ids)")
+))
+BY_PRODUCT = HotStatement(text(STOCK + " WHERE p.id = ANY(:ids)"))
 # Per product: its dated supply (open purchase-order lines, received goods waiting for inspection), earliest
 # first, and its preferred supplier's lead time.
 SUPPLY_OF = """
@@ -204,21 +205,22 @@ SELECT p.id AS product_id, t.lead_time_days,
           FROM open_supply u JOIN warehouse w ON w.id = u.warehouse_id WHERE u.product_id = p.id) AS lots
   FROM product p LEFT JOIN preferred_lead_time t ON t.product_id = p.id
 """
-SUPPLY = text(SUPPLY_OF + " WHERE p.id = ANY(:ids)")
+SUPPLY = HotStatement(text(SUPPLY_OF + " WHERE p.id = ANY(:ids)"))
 # Stock, supply and lead time in one round trip: what answering "when can I have it?" needs.
-BY_SKU_WITH_SUPPLY = text(f"""
+BY_SKU_WITH_SUPPLY = HotStatement(text(f"""
 WITH stock AS ({STOCK} {FOR_SKUS}),
      supply AS ({SUPPLY_OF} WHERE p.id IN (SELECT product_id FROM stock))
 SELECT stock.*, supply.lead_time_days, supply.lots FROM stock JOIN supply USING (product_id)
-""")
+"""))
 
 
 def _collect(rows: Sequence[Any], key: str) -> dict[Any, Availability]:
     found: dict[Any, Availability] = {}
     for row in rows:
-        entry = found.setdefault(getattr(row, key), Availability(row.sku, row.product_id, [], active=row.active, name=row.name))
-        entry.stock.append(WarehouseStock(
-            row.warehouse_id, row.code, row.priority, row.handling_days, row.available, row.backordered))
+        entry = found.setdefault(row[key], Availability(row["sku"], row["product_id"], [], active=row["active"],
+                                                        name=row["name"]))
+        entry.stock.append(WarehouseStock(row["warehouse_id"], row["code"], row["priority"], row["handling_days"],
+                                          row["available"], row["backordered"]))
     return found
 
 
@@ -232,7 +234,7 @@ async def load(
     With `supply`, dated supply and lead times too (`with_supply`), in the same query.
     """
     query = BY_SKU_WITH_SUPPLY if supply else BY_SKU if demand else RESERVABLE
-    rows = (await session.execute(query, {"skus": list(skus), "warehouse": warehouse})).all()
+    rows = await query.fetch(session, {"skus": list(skus), "warehouse": warehouse})
     found = _collect(rows, "sku")
     missing = sorted(set(skus) - found.keys())
     if missing:
@@ -244,7 +246,7 @@ async def load(
 
 
 async def load_products(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, Availability]:
-    return _collect((await session.execute(BY_PRODUCT, {"ids": list(product_ids)})).all(), "product_id")
+    return _collect(await BY_PRODUCT.fetch(session, {"ids": list(product_ids)}), "product_id")
 
 
 async def with_supply(session: AsyncSession, found: Sequence[Availability]) -> None:
@@ -253,18 +255,18 @@ async def with_supply(session: AsyncSession, found: Sequence[Availability]) -> N
     Supply is first come, first served: backorders already waiting claim the earliest supply, so each
     `Supply` left here is what a new request can still be promised from.
     """
-    _add_supply(found, (await session.execute(SUPPLY, {"ids": [a.product_id for a in found]})).all())
+    _add_supply(found, await SUPPLY.fetch(session, {"ids": [a.product_id for a in found]}))
 
 
 def _add_supply(found: Iterable[Availability], rows: Sequence[Any]) -> None:
     by_id = {a.product_id: a for a in found}
     for row in rows:
-        entry = by_id.pop(row.product_id, None)
+        entry = by_id.pop(row["product_id"], None)
         if entry is None:
             continue  # another warehouse's row of a product already seen
-        entry.lead_time_days = row.lead_time_days
+        entry.lead_time_days = row["lead_time_days"]
         entry.all_supply = [Supply(_day(lot["due"]), lot["quantity"], lot["reference"], lot["warehouse_id"],
-                                   lot["code"], lot["handling_days"], lot["received"]) for lot in row.lots]
+                                   lot["code"], lot["handling_days"], lot["received"]) for lot in row["lots"]]
         claimed = max(0, sum(s.backordered for s in entry.stock) - sum(s.available for s in entry.stock))
         entry.supply = unclaimed(entry.all_supply, claimed)
 

@@ -13,13 +13,14 @@ re-planned under locks. The answer is built from what is known, without reading 
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from erp.auth import Principal
+from erp.db import HotStatement
 from erp.errors import AlreadyExists, InsufficientStock, InvalidRequest, sqlstate
 from erp.inventory import availability, ledger, reservations
 from erp.inventory.reservations import ORDER_LINE, Claim, reserve_call
@@ -62,9 +63,9 @@ SELECT o.id, o.number, o.created_at, (SELECT array_agg(l.id ORDER BY l.line_no) 
 _NEW_LINES = ("ARRAY(SELECT l.id FROM unnest(CAST(:r_owners AS int[])) WITH ORDINALITY AS x(line_no, n)"
               " JOIN l ON l.line_no = x.line_no ORDER BY x.n)")
 # In the request's transaction: a shortfall answers reserved = false.
-INSERT_ORDER = text(PLACE.format(reserve=reserve_call(owners=_NEW_LINES)))
+INSERT_ORDER = HotStatement(text(PLACE.format(reserve=reserve_call(owners=_NEW_LINES))))
 # On its own, in autocommit: a shortfall raises reservations.SHORT and nothing of it remains.
-PLACE_NOW = text(PLACE.format(reserve=reserve_call(owners=_NEW_LINES, or_raise=True)))
+PLACE_NOW = HotStatement(text(PLACE.format(reserve=reserve_call(owners=_NEW_LINES, or_raise=True))))
 EXISTING_REF = text("SELECT number FROM sales_order WHERE channel = :c AND external_ref = :r")
 RECORD_PLAN = text(
     "UPDATE order_line SET backordered = :b, backorder_warehouse_id = :w, promised_date = :d,"
@@ -223,10 +224,19 @@ async def _refuse_known_ref(session: AsyncSession, data: OrderCreate) -> None:
                                 f"{data.external_ref!r}.", extra={"order": existing})
 
 
+class Created(NamedTuple):
+    id: int
+    number: str
+    created_at: datetime
+    line_ids: list[int]
+    event_id: int
+    reserved: bool
+
+
 async def _insert(session: AsyncSession, data: OrderCreate, actor: Principal, plan: "Plan", event: dict[str, Any],
-                  claims: list[Claim], statement: Any = INSERT_ORDER) -> Any:
+                  claims: list[Claim], statement: HotStatement = INSERT_ORDER) -> Created:
     """The one statement: the order, its lines, its event and, last, the reservations of `claims`."""
-    return (await session.execute(statement, {
+    row = (await statement.fetch(session, {
         "channel": data.channel, "status": plan.status, "name": data.customer.name,
         "email": data.customer.email.lower(), "phone": data.customer.phone,
         "ship_to": data.ship_to.model_dump_json() if data.ship_to else None,
@@ -239,7 +249,8 @@ async def _insert(session: AsyncSession, data: OrderCreate, actor: Principal, pl
         "dates": [p.date for p in plan.promises], "bases": [p.basis for p in plan.promises],
         "reasons": [p.reason[:300] for p in plan.promises], "event": json.dumps(event),
         **reservations.claim_params(ORDER_LINE, claims),
-    })).one()
+    }))[0]
+    return Created(**row)
 
 
 async def _plan_locked(

@@ -4,10 +4,10 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import RowMapping, TextClause, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from erp.db import first_or_404
+from erp.db import HotStatement
 from erp.inventory.reservations import ORDER_LINE, holdings
 from erp.orders.lines import listed
 from erp.orders.schemas import (
@@ -50,10 +50,10 @@ SELECT o.id, o.number, o.status, o.channel, o.customer_name, o.customer_email, o
 """
 
 
-def view_statement(*extra: str) -> TextClause:
+def view_statement(*extra: str) -> HotStatement:
     """The order status view's one query, with `extra` columns (SQL over the order `o`) for a caller that
     shows more of the order's case in the same round trip."""
-    return text(VIEW_SQL.replace("{extra}", "".join(f",\n       {column}" for column in extra)))
+    return HotStatement(text(VIEW_SQL.replace("{extra}", "".join(f",\n       {column}" for column in extra))))
 
 
 VIEW = view_statement()
@@ -151,12 +151,12 @@ def assemble(order: Mapping[str, Any], lines: list[dict[str, Any]], shipments: l
     )
 
 
-async def order_row(session: AsyncSession, number: str, statement: TextClause = VIEW) -> RowMapping:
+async def order_row(session: AsyncSession, number: str, statement: HotStatement = VIEW) -> Mapping[str, Any]:
     """The order's row of `statement` (VIEW or a `view_statement`); 404 when there is no such order."""
-    return (await first_or_404(session, statement, {"number": number}, missing=f"No order {number}."))._mapping
+    return await statement.first_or_404(session, {"number": number}, missing=f"No order {number}.")
 
 
-def view_of(order: RowMapping, touch_threshold: int) -> OrderOut:
+def view_of(order: Mapping[str, Any], touch_threshold: int) -> OrderOut:
     return assemble(order, order["lines"], order["shipments"], order["touches"], order["timeline"],
                     touch_threshold)
 
