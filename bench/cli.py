@@ -52,7 +52,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--w5-clients", type=int, default=1000, help="clients racing in W5 (1000)")
     parser.add_argument("--w5-units", type=int, default=100, help="units they race for (100)")
     parser.add_argument("--workers", default="auto", choices=("auto", "1", "2"),
-                        help="uvicorn workers; auto measures 1 and 2 and keeps the faster")  # fmt: skip
+                        help="server workers; auto measures 1 and 2 and keeps the faster")  # fmt: skip
+    parser.add_argument("--server", default="uvicorn", choices=("uvicorn", "granian"),
+                        help="the HTTP server in front of the app (uvicorn, as production runs it)")  # fmt: skip
     parser.add_argument(
         "--calibrate", type=float, default=6, help="measured seconds per worker count in auto (6)"
     )
@@ -168,7 +170,7 @@ class Bench:
 
     def start_service(self, workers: int) -> Service:
         assert self.server is not None
-        service = Service(self.server.database_url, workers)
+        service = Service(self.server.database_url, workers, server=self.args.server)
         service.start()
         return service
 
@@ -254,7 +256,7 @@ class Bench:
         args = self.args
         if args.workers != "auto":
             self.service = self.start_service(int(args.workers))
-            self.results["service"] = {"workers": int(args.workers), "chosen_by": "--workers"}
+            self.results["service"] = {"server": args.server, "workers": int(args.workers), "chosen_by": "--workers"}
             return int(args.workers)
         measured: dict[int, dict[str, Any]] = {}
         workload = None
@@ -291,6 +293,7 @@ class Bench:
             self.stop_service()
             self.service = self.start_service(best)
         self.results["service"] = {
+            "server": args.server,
             "workers": best,
             "chosen_by": f"faster of 1 and 2 on {workload}",
             "calibration": {str(w): r for w, r in measured.items()},
@@ -460,7 +463,8 @@ class Bench:
             say(f"WARNING: {busy:.2f} cores are busy before the bench starts; its figures will be low")
         try:
             self.prepare()
-            say("", "service workers (uvicorn, uvloop, httptools, no access log):", report.HEADER)
+            server = "uvicorn, uvloop, httptools" if self.args.server == "uvicorn" else "granian, uvloop"
+            say("", f"service workers ({server}, no access log):", report.HEADER)
             workers = self.choose_workers()
             say(f"  -> {workers} worker{'s' if workers > 1 else ''}")
             self.selftest()

@@ -151,7 +151,7 @@ def environment_lines(results: dict[str, Any]) -> list[str]:
     other = max(p["cpu_cores"].get("other", 0) for p in phases)
     service = results.get("service", {})
     lines = [
-        f"service: {service.get('workers')} uvicorn worker(s) ({service.get('chosen_by')});"
+        f"service: {service.get('workers')} {service.get('server', 'uvicorn')} worker(s) ({service.get('chosen_by')});"
         f" load generator at most {busiest['loadgen']['cpu_of_one_core']:.0%} of one core ({busiest['phase']}),"
         f" event-loop lag p99 at most {lag} ms",
     ]

@@ -1,4 +1,5 @@
-"""The real service, as production runs it: uvicorn with uvloop and httptools, no access log."""
+"""The real service, as production runs it: uvicorn with uvloop and httptools, no access log; or, to
+compare, granian (a Rust HTTP server) with the same application, loop and worker count."""
 
 import os
 import signal
@@ -23,9 +24,11 @@ def free_port() -> int:
 
 
 class Service:
-    def __init__(self, database_url: str, workers: int, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, database_url: str, workers: int, extra_env: dict[str, str] | None = None,
+                 server: str = "uvicorn") -> None:
         self.database_url = database_url
         self.workers = workers
+        self.server = server
         self.port = free_port()
         self.env = {**os.environ, **SERVICE_ENV, **(extra_env or {}), "ERP_DATABASE_URL": database_url}
         self.log = Path(tempfile.mkstemp(prefix="erp-bench-server-", suffix=".log")[1])
@@ -33,6 +36,12 @@ class Service:
 
     @property
     def command(self) -> list[str]:
+        if self.server == "granian":
+            return [
+                str(Path(sys.executable).with_name("granian")), "--interface", "asgi", "--factory",
+                "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+                "--loop", "uvloop", "--no-access-log", "--log-level", "warning", "erp.app:create_app",
+            ]  # fmt: skip
         return [
             sys.executable, "-m", "uvicorn", "erp.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
