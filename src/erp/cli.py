@@ -141,12 +141,12 @@ def _load_demo() -> None:
     from erp import auth
     from erp import demo as demo_data
 
-    async def load(session: AsyncSession) -> tuple[dict[str, int] | None, str]:
+    async def load(session: AsyncSession) -> tuple[dict[str, int] | None, str, list[tuple[str, str, str]]]:
         loaded = None if await demo_data.is_loaded(session) else await demo_data.load(session)
         _, key = await auth.create_key(session, name="demo admin", role="admin")
-        return loaded, key
+        return loaded, key, await demo_data.load_people(session)
 
-    loaded, key = _in_session(load)
+    loaded, key, demo_people = _in_session(load)
     if loaded:
         typer.echo(f"demo data: {json.dumps(loaded)}")
     else:
@@ -154,6 +154,9 @@ def _load_demo() -> None:
         typer.echo("demo data: already loaded; created another admin key (earlier admin keys still work;"
                    " revoke the ones you no longer use: DELETE /api/v1/api-keys/{id})")
     typer.echo(f"admin API key (shown once): {key}")
+    typer.echo("demo people, to sign in to the pages at / (name / password, unless changed since):")
+    for name, role, password in demo_people:
+        typer.echo(f"  {name} / {password}  ({role})")
 
 
 @app.command()
