@@ -13,6 +13,7 @@ from erp.db import async_url
 from tests import conftest
 from tests.builders import given_product, given_stock, given_warehouse
 from tests.orders.test_placing import order_body
+from tests.returns.builders import given_shipped_order, given_shop, return_body
 
 PASSWORD = "correct horse battery"
 
@@ -215,3 +216,20 @@ async def test_the_case_page_tells_the_promise_and_a_logged_contact_counts_once_
     empty = await browser.post(f"/service/orders/{order['number']}/contacts", data={
         **data, "form_token": _field(after.text, "form_token"), "summary": ""})
     assert empty.status_code == 422 and "Please fill in: summary" in empty.text
+
+
+async def test_the_case_page_shows_shipments_returns_refunds_and_repairs(browser, people, api):
+    await given_shop(api, "LAP-1")
+    order = await given_shipped_order(api, ("LAP-1", 2))
+    ret = await api.as_("service").ok("post", "/returns", return_body(order["number"], ("LAP-1", 1, "defective")))
+    await api.as_("warehouse").ok("post", f"/returns/{ret['number']}/receive", {}, status=200)
+    await api.as_("service").ok("post", f"/returns/{ret['number']}/refunds",
+                                {"amount": "49.90", "currency": "EUR", "method": "original_payment"})
+    repair = await api.as_("service").ok("post", "/repairs", {
+        "sku": "LAP-1", "order": order["number"], "customer": {"name": "Ana Ruiz", "email": "ana@example.com"},
+        "problem": "fan rattles"})
+    await sign_in(browser, "Lucia")
+    case = await browser.get(f"/service/orders/{order['number']}")
+    assert case.status_code == 200, case.text
+    for shown in (f"T-{order['number']}", ret["number"], "Refunded 49.90 EUR (original payment)", repair["number"]):
+        assert shown in case.text, shown

@@ -77,7 +77,7 @@ async def home(request: Request, person: Person) -> HTMLResponse:
 async def warehouse(request: Request, person: web.allowed("warehouse", "admin")) -> HTMLResponse:  # type: ignore[valid-type]
     return web.render(request, "home.html", person=person, title="Warehouse", opens=web.OPENS.get(person.role, []),
                       note="The warehouse's screens (pick lists, picking by scan, pack verification, receiving) "
-                           "come next; until then the API explorer serves them.")
+                           "come next; until then they are done through the API, with a key of your own from an admin.")
 
 
 @router.get("/service")

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Coroutine
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -49,6 +50,14 @@ OPENS = {
     "integration": [("/docs", "API explorer")],
 }
 templates.env.globals["opens_of"] = lambda role: OPENS.get(role, [])
+
+
+def money(amount: Decimal) -> str:
+    """An amount as people read it: cents always (49.90), more places only when it has them."""
+    return f"{amount:.2f}" if amount == round(amount, 2) else format(amount.normalize(), "f")
+
+
+templates.env.filters["money"] = money
 
 
 class PageRoute(APIRoute):
