@@ -55,6 +55,8 @@ class WrongNameOrPassword(Unauthenticated):
 
 
 class TooManyAttempts(DomainError):
+    """Too many failed sign-ins with this name: it is refused for a while (`Retry-After` says how long)."""
+
     status, code, title = 429, "too_many_attempts", "Too many failed sign-ins"
 
     def __init__(self, wait_seconds: int) -> None:
