@@ -233,3 +233,27 @@ async def test_the_case_page_shows_shipments_returns_refunds_and_repairs(browser
     assert case.status_code == 200, case.text
     for shown in (f"T-{order['number']}", ret["number"], "Refunded 49.90 EUR (original payment)", repair["number"]):
         assert shown in case.text, shown
+
+
+# (path, roles that may open it); any other signed-in role gets 403, nobody signed in goes to the sign-in form.
+PAGES = [
+    ("/home", {"admin", "service", "warehouse", "purchasing", "integration"}),
+    ("/service", {"admin", "service"}),
+    ("/service/orders/{order}", {"admin", "service"}),
+    ("/warehouse", {"admin", "warehouse"}),
+]
+
+
+async def test_each_page_is_open_to_the_roles_it_is_for(app, api):
+    order = await given_order(api)
+    for role in ("admin", "service", "warehouse", "purchasing", "integration"):
+        await api.ok("post", "/people", {"name": f"{role} person", "role": role, "password": PASSWORD})
+    async with _browser(app) as anonymous:
+        for path, _ in PAGES:
+            assert (await anonymous.get(path.format(order=order["number"]))).headers["location"] == "/", path
+    for role in ("admin", "service", "warehouse", "purchasing", "integration"):
+        async with _browser(app) as browser:
+            await sign_in(browser, f"{role} person")
+            for path, allowed in PAGES:
+                status = (await browser.get(path.format(order=order["number"]))).status_code
+                assert status == (200 if role in allowed else 403), (role, path, status)

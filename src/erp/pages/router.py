@@ -1,6 +1,6 @@
 """The pages (API.md "Pages"): sign in, each role's home, the rep's console and an order's case page."""
 
-from typing import Any, get_args
+from typing import get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -12,8 +12,9 @@ from erp.orders import contacts
 from erp.orders.router import OrderNumber
 from erp.orders.schemas import Channel, ContactCreate
 from erp.pages import search, web
-from erp.pages.web import Form, Person, Rep
+from erp.pages.web import Form, Person, Rep, WarehouseWorker
 from erp.people import sessions
+from erp.people.sessions import SignedIn
 from erp.service.view import order_case
 
 router = APIRouter(route_class=web.PageRoute, include_in_schema=False)
@@ -74,7 +75,7 @@ async def home(request: Request, person: Person) -> HTMLResponse:
 
 
 @router.get("/warehouse")
-async def warehouse(request: Request, person: web.allowed("warehouse", "admin")) -> HTMLResponse:  # type: ignore[valid-type]
+async def warehouse(request: Request, person: WarehouseWorker) -> HTMLResponse:
     return web.render(request, "home.html", person=person, title="Warehouse", opens=web.OPENS.get(person.role, []),
                       note="The warehouse's screens (pick lists, picking by scan, pack verification, receiving) "
                            "come next; until then they are done through the API, with a key of your own from an admin.")
@@ -89,7 +90,7 @@ async def console(request: Request, session: SessionDep, person: Rep, q: str = "
     return web.render(request, "service.html", person=person, title="Rep's console", query=query, found=found)
 
 
-async def _case_page(request: Request, session: SessionDep, person: Any, number: str, status: int = 200,
+async def _case_page(request: Request, session: SessionDep, person: SignedIn, number: str, status: int = 200,
                      error: str | None = None, form: dict[str, str] | None = None) -> Response:
     try:
         case = await order_case(session, number, request.app.state.settings.touch_threshold)

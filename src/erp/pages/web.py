@@ -128,6 +128,7 @@ def allowed(*roles: str) -> Any:
 
 
 Rep = allowed("service", "admin")
+WarehouseWorker = allowed("warehouse", "admin")
 
 
 async def form_fields(request: Request) -> dict[str, str]:
