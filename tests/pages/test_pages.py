@@ -1,6 +1,7 @@
 """The pages (API.md "Pages"): signing in, sessions, CSRF, the sign-in throttle, the rep's console and an
 order's case page with its contact form."""
 
+import asyncio
 import re
 
 import httpx
@@ -257,3 +258,22 @@ async def test_each_page_is_open_to_the_roles_it_is_for(app, api):
             for path, allowed in PAGES:
                 status = (await browser.get(path.format(order=order["number"]))).status_code
                 assert status == (200 if role in allowed else 403), (role, path, status)
+
+
+async def test_parallel_guesses_take_turns_so_no_more_than_five_are_checked(browser, people):
+    form = await browser.get("/")
+    data = {"csrf": _field(form.text, "csrf"), "name": "Lucia", "password": "guess"}
+    answers = await asyncio.gather(*(browser.post("/sign-in", data=data) for _ in range(10)))
+    assert sorted(a.status_code for a in answers) == [401] * 5 + [429] * 5
+
+
+async def test_signing_in_clears_ended_sessions_and_long_forgotten_failures(browser, people, database_url):
+    await sign_in(browser, "Jon")
+    browser.cookies.clear()
+    await sign_in(browser, "Nobody", "guess")
+    await _sql(database_url, "UPDATE person_session SET expires_at = now() - interval '1 second'")
+    await _sql(database_url, "UPDATE sign_in_throttle SET last_failure_at = now() - interval '2 days'")
+    await sign_in(browser, "Lucia")
+    assert [row[0] for row in await _sql(database_url, "SELECT p.name FROM person_session s JOIN person p"
+                                                        " ON p.id = s.person_id")] == ["Lucia"]
+    assert await _sql(database_url, "SELECT * FROM sign_in_throttle") == []

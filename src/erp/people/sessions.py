@@ -21,6 +21,9 @@ LONGEST_WAIT_SECONDS = 3600
 # Failures older than this are forgotten: the count starts again.
 FAILURES_FORGOTTEN_AFTER_SECONDS = 24 * 3600
 
+# Attempts on one name take turns (until their transaction ends), so that a burst of parallel guesses
+# cannot all pass the check before any failure is counted. Two int4 keys: apart from single-key locks.
+ONE_ATTEMPT_AT_A_TIME = text("SELECT pg_advisory_xact_lock(hashtext('erp.sign_in'), hashtext(:name))")
 PERSON_BY_NAME = text("SELECT id, name, role, password_hash, active FROM person WHERE name = :name")
 WAIT = text(
     "SELECT ceil(extract(epoch FROM blocked_until - now()))::int FROM sign_in_throttle"
@@ -39,7 +42,16 @@ OPEN_SESSION = text(
     "INSERT INTO person_session (token_hash, person_id, csrf_token, expires_at)"
     " VALUES (:token_hash, :person_id, :csrf, now() + make_interval(secs => :idle))"
 )
-END_EXPIRED = text("DELETE FROM person_session WHERE person_id = :person_id AND expires_at <= now()")
+# Housekeeping on each sign-in, a bounded batch each: sessions that ended, and failures long forgotten.
+PURGE_SESSIONS = text(
+    "DELETE FROM person_session WHERE token_hash IN (SELECT token_hash FROM person_session WHERE expires_at <= now()"
+    " ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)"
+)
+PURGE_FAILURES = text(
+    "DELETE FROM sign_in_throttle WHERE name IN (SELECT name FROM sign_in_throttle"
+    " WHERE last_failure_at < now() - make_interval(secs => :forget) AND coalesce(blocked_until < now(), true)"
+    " LIMIT 100 FOR UPDATE SKIP LOCKED)"
+)
 # Found, not idle too long, its person still active; and its idle time starts again, in one statement.
 TOUCH_SESSION = text("""
     UPDATE person_session s SET expires_at = now() + make_interval(secs => :idle)
@@ -98,6 +110,7 @@ async def sign_in(session: AsyncSession, name: str, password: str) -> tuple[Sign
     """The signed-in person and the session's token for the cookie (shown once; only its hash is stored).
     Raises TooManyAttempts while the name is throttled, WrongNameOrPassword otherwise."""
     key = _throttle_key(name)
+    await session.execute(ONE_ATTEMPT_AT_A_TIME, {"name": key})
     wait = (await session.execute(WAIT, {"name": key})).scalar()
     if wait:
         raise TooManyAttempts(wait)
@@ -110,7 +123,8 @@ async def sign_in(session: AsyncSession, name: str, password: str) -> tuple[Sign
             await session.execute(BLOCK, {"name": key, "wait": wait_after(failures)})
         raise WrongNameOrPassword("Wrong name or password.")
     await session.execute(SUCCEEDED, {"name": key})
-    await session.execute(END_EXPIRED, {"person_id": person.id})
+    await session.execute(PURGE_SESSIONS)
+    await session.execute(PURGE_FAILURES, {"forget": FAILURES_FORGOTTEN_AFTER_SECONDS})
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     await session.execute(OPEN_SESSION, {"token_hash": hash_token(token), "person_id": person.id, "csrf": csrf,
                                          "idle": IDLE_SECONDS})
