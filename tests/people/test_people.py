@@ -33,7 +33,7 @@ async def test_a_chosen_password_is_never_answered_and_no_hash_is_listed(api):
     created = await given_person(api)
     assert created["password"] is None
     for person in (await api.ok("get", "/people"))["items"]:
-        assert set(person) == {"id", "name", "role", "active", "created_at", "updated_at"}
+        assert set(person) == {"id", "name", "role", "active", "version", "created_at", "updated_at"}
 
 
 async def test_a_name_belongs_to_one_person(api):
@@ -134,3 +134,13 @@ async def test_people_create_prints_a_generated_password_once_or_reads_one_from_
     assert again.returncode != 0 and "exists already" in again.stderr
     bad = await _erp(database_url, "people", "create", "--name", "X", "--role", "root")
     assert bad.returncode != 0
+
+
+async def test_a_change_names_the_version_it_is_meant_for(api):
+    person = await given_person(api)
+    assert person["version"] == 1
+    changed = await api.patch(f"/people/{person['id']}", {"role": "warehouse"}, headers={"If-Match": '"1"'})
+    assert (changed.status_code, changed.headers["etag"], changed.json()["version"]) == (200, '"2"', 2)
+    stale = await api.patch(f"/people/{person['id']}", {"active": False}, headers={"If-Match": '"1"'})
+    assert (stale.status_code, stale.json()["code"]) == (412, "version_conflict")
+    assert (await api.ok("get", "/people"))["items"][0]["active"] is True

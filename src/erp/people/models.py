@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index
+from sqlalchemy import CheckConstraint, DateTime, Index, text
 from sqlmodel import Field, SQLModel
 
 from erp.models import ROLES, counter, flag, timestamp
@@ -20,6 +20,8 @@ class Person(SQLModel, table=True):
     # argon2id, salted, in its own encoding (parameters included), so hashes made today verify tomorrow.
     password_hash: str = Field(max_length=200)
     active: bool = flag(True)
+    # Its ETag: every change adds one, and `If-Match` names the version a change is meant for.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
     created_at: datetime | None = now_by_default()
     updated_at: datetime | None = now_by_default()
 

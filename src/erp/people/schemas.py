@@ -43,6 +43,7 @@ class PersonOut(BaseModel):
     name: str
     role: Role
     active: bool
+    version: int = Field(description="Its ETag, unquoted: send it as `If-Match` to change exactly this version.")
     created_at: datetime
     updated_at: datetime
 

@@ -5,6 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import auth
+from erp.concurrency import IfMatch
 from erp.errors import AlreadyExists, InvalidRequest, NotFound
 from erp.people import passwords
 from erp.people.models import Person, PersonSession
@@ -12,8 +13,9 @@ from erp.people.schemas import PersonCreate, PersonOut, PersonPatch
 
 INSERT_PERSON = text(
     "INSERT INTO person (name, role, password_hash) VALUES (:name, :role, :hash) ON CONFLICT (name) DO NOTHING"
-    " RETURNING id, name, role, active, created_at, updated_at"
+    " RETURNING id, name, role, active, version, created_at, updated_at"
 )
+LOCK_PERSON = text("SELECT version FROM person WHERE id = :id FOR UPDATE")
 PERSON_OF_KEY = text("SELECT role, active FROM person WHERE id = :id")
 
 
@@ -31,14 +33,21 @@ async def create_person(session: AsyncSession, data: PersonCreate) -> tuple[Pers
     return PersonOut.model_validate(row._mapping), generated
 
 
-async def update_person(session: AsyncSession, person_id: int, data: PersonPatch) -> PersonOut:
-    """Change name, role, password or whether the person may sign in. Disabling or a new password ends every
-    session of theirs; disabling stops their keys too (in every process within ERP_AUTH_CACHE_SECONDS)."""
+async def update_person(session: AsyncSession, person_id: int, data: PersonPatch,
+                        expected: IfMatch | None = None) -> PersonOut:
+    """Change name, role, password or whether the person may sign in; with `expected` (`If-Match`), only the
+    version it names. Disabling or a new password ends every session of theirs; disabling stops their keys
+    too (in every process within ERP_AUTH_CACHE_SECONDS)."""
+    current = (await session.execute(LOCK_PERSON, {"id": person_id})).scalar()
+    if current is None:
+        raise NotFound(f"No person with id {person_id}.")
+    if expected is not None:
+        expected.check(current, f"Person {person_id}")
     values: dict[str, object] = {name: getattr(data, name) for name in data.model_fields_set if name != "password"}
     if data.password is not None:
         values["password_hash"] = await passwords.hash_password(data.password)
     statement = (update(Person).where(Person.id == person_id)
-                 .values(**values, updated_at=func.now()).returning(Person))
+                 .values(**values, version=Person.version + 1, updated_at=func.now()).returning(Person))
     try:
         async with session.begin_nested():
             row = (await session.execute(statement)).scalar_one_or_none()
