@@ -82,6 +82,8 @@ async def test_anyone_sees_the_sign_in_form_and_a_rep_lands_on_the_console(brows
     console = await browser.get("/service")
     assert console.status_code == 200 and "Find an order" in console.text and "Lucia" in console.text
     assert (await browser.get("/")).headers["location"] == "/service"  # signed in: straight home
+    browser.cookies.clear()
+    assert (await sign_in(browser, " Lucia ")).status_code == 303  # spaces typed around the name are dropped
 
 
 async def test_the_session_cookie_is_secure_over_https(app, people):

@@ -43,7 +43,8 @@ async def sign_in_page(request: Request, session: SessionDep) -> Response:
 @router.post("/sign-in")
 async def sign_in(request: Request, session: SessionDep) -> Response:
     fields = await web.form_fields(request)
-    name, password = fields.get("name", ""), fields.get("password", "")
+    # A name never starts or ends with a space (people.schemas.PersonName): one typed by mistake is dropped.
+    name, password = fields.get("name", "").strip(), fields.get("password", "")
     if not web.same_token(fields.get("csrf"), request.cookies.get(web.SIGN_IN_COOKIE)):
         return _sign_in_form(request, 403, "The form had expired; please sign in again.", name)
     try:
