@@ -104,6 +104,9 @@ MATRIX = [
     ("get", "/api-keys", None, {"admin"}),
     ("post", "/api-keys", {"name": "k-{role}", "role": "service"}, {"admin"}),
     ("delete", "/api-keys/999", None, {"admin"}),
+    ("post", "/people", {"name": "Person {role}", "role": "service"}, {"admin"}),
+    ("get", "/people", None, {"admin"}),
+    ("patch", "/people/1", {"role": "warehouse"}, {"admin"}),
 ]
 
 

@@ -24,6 +24,8 @@ async def test_demo_loads_a_world_worth_exploring_and_check_passes(database_url)
     loaded = await erp(database_url, "demo")
     assert loaded.returncode == 0, loaded.stderr
     assert "admin API key (shown once): erp_" in loaded.stdout
+    # One person per role to sign in to the pages with, a rep and a picker among them.
+    assert "lucia / lucia-demo-pass  (service)" in loaded.stdout and "jon / jon-demo-pass  (warehouse)" in loaded.stdout
     checked = await erp(database_url, "check")
     assert checked.returncode == 0, checked.stdout
     assert "invariants hold" in checked.stdout
@@ -31,6 +33,7 @@ async def test_demo_loads_a_world_worth_exploring_and_check_passes(database_url)
     assert "already loaded" in again.stdout
     # Keys are stored hashed: the first admin key cannot be shown again, so the second run says it made another.
     assert "created another admin key (earlier admin keys still work" in again.stdout
+    assert "lucia / lucia-demo-pass  (service)" in again.stdout
     first_key = loaded.stdout.split("admin API key (shown once): ")[1].split()[0]
     second_key = again.stdout.split("admin API key (shown once): ")[1].split()[0]
     assert first_key != second_key

@@ -11,7 +11,8 @@ from tests.orders.test_placing import order_body
 
 # What a client may send instead of the right JSON type, per type the schema names.
 WRONG = {"integer": ["1", True, 1.0, 1.5], "boolean": ["true", 1, 0, 1.0, None]}
-PATH_VALUES = {"sku": "X-1", "code": "X-1", "line": "1", "inspection_id": "1", "pick_list_id": "1", "key_id": "1"}
+PATH_VALUES = {"sku": "X-1", "code": "X-1", "line": "1", "inspection_id": "1", "pick_list_id": "1", "key_id": "1",
+               "person_id": "1"}
 NUMBERS = {"/purchase-orders/": "PO-000001", "/returns/": "RMA-000001", "/repairs/": "RO-000001",
            "/orders/": "SO-000001"}
 

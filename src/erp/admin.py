@@ -13,6 +13,7 @@ from erp.db import SessionDep
 from erp.idempotency import replayed_without
 from erp.models import ApiKey
 from erp.pagination import Cursor, Limit, Page, paginate
+from erp.people import service as people
 from erp.routing import router as make_router
 from erp.schemas import Input, Name, example
 
@@ -26,6 +27,9 @@ class ApiKeyCreate(Input):
 
     name: Name
     role: Role
+    person_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description=(
+        "The person the key belongs to (it acts as them, and must have their role); omitted: an integration's "
+        "key, its own identity."))
 
 
 class ApiKeyOut(BaseModel):
@@ -33,6 +37,7 @@ class ApiKeyOut(BaseModel):
     name: str
     role: str
     prefix: str
+    person_id: int | None
     created_at: datetime
     revoked_at: datetime | None
 
@@ -49,7 +54,9 @@ async def create_api_key(body: ApiKeyCreate, actor: Admin, session: SessionDep) 
     """Create a key. The plain key is in this response only; it is stored hashed. A retry with the same
     `Idempotency-Key` creates nothing and answers the same key with `key: null`: the secret is never stored,
     so it cannot be shown twice (revoke that key and create another if its secret was lost)."""
-    row, key = await auth.create_key(session, name=body.name, role=body.role)
+    if body.person_id is not None:
+        await people.check_key_owner(session, body.person_id, body.role)
+    row, key = await auth.create_key(session, name=body.name, role=body.role, person_id=body.person_id)
     return ApiKeyCreated(**ApiKeyOut.model_validate(row, from_attributes=True).model_dump(), key=key)
 
 

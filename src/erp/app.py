@@ -23,6 +23,8 @@ from erp.integration.router import router as integration_router
 from erp.inventory.router import router as inventory_router
 from erp.limits import BodyLimit
 from erp.orders.router import router as orders_router
+from erp.pages import install as install_pages
+from erp.people.router import router as people_router
 from erp.problems import router as problems_router
 from erp.reactions import build_bus
 from erp.returns.router import router as returns_router
@@ -104,8 +106,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(integration_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(admin_router, prefix=API_PREFIX)
+    app.include_router(people_router, prefix=API_PREFIX)
     app.include_router(problems_router)
     app.include_router(metrics.router)
+    install_pages(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> Health:

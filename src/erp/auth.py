@@ -8,21 +8,48 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import func
 
 from erp.errors import Forbidden, NotFound, Unauthenticated
 from erp.models import ROLES, ApiKey
+from erp.people.models import Person
 
 KEY_PREFIX = "erp_"
+
+# A key that belongs to a person acts as that person: their name and role, and nothing once they are disabled.
+KEY_LOOKUP = (
+    select(ApiKey.id, func.coalesce(Person.name, ApiKey.name).label("name"),
+           func.coalesce(Person.role, ApiKey.role).label("role"), ApiKey.person_id)
+    .outerjoin(Person, Person.id == ApiKey.person_id)
+    .where(ApiKey.revoked_at.is_(None), or_(ApiKey.person_id.is_(None), Person.active))
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    key_id: int
+    """Who is asking: an API key (`key_id`), a person (`person_id`), or a person's key (both). A signed-in
+    page has a person and no key."""
+
+    key_id: int | None
     name: str
     role: str
+    person_id: int | None = None
+
+
+def same_identity(actor: Principal, key_id: int | None, person_id: int | None) -> bool:
+    """Whether `actor` is who did an earlier action with `key_id` / `person_id` (DOMAIN.md section 8: a second
+    person means a different person). People are compared when both actions have one; otherwise keys, a key
+    that belongs to no person being its own identity."""
+    if actor.person_id is not None and person_id is not None:
+        return actor.person_id == person_id
+    return actor.key_id is not None and actor.key_id == key_id
+
+
+def forget_keys() -> None:
+    """Drop what this process trusts about keys (after a key or its person changed)."""
+    _cache.clear()
 
 
 def hash_key(key: str) -> str:
@@ -30,12 +57,13 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create_key(session: AsyncSession, *, name: str, role: str) -> tuple[ApiKey, str]:
+async def create_key(session: AsyncSession, *, name: str, role: str,
+                     person_id: int | None = None) -> tuple[ApiKey, str]:
     """Store a new key hashed and return it with the plain key, which is never seen again."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=key[:12])
+    row = ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=key[:12], person_id=person_id)
     session.add(row)
     await session.flush()
     await session.refresh(row)
@@ -107,14 +135,8 @@ async def authenticate(request: Request) -> Principal:
         # so requests waiting for the pool never hold one another's (placement's autocommit statements).
         state, looked_up_at = request.app.state, time.monotonic()
         async with (state.autocommit_sessionmaker or state.sessionmaker)() as session:
-            row = (
-                await session.execute(
-                    select(ApiKey.id, ApiKey.name, ApiKey.role).where(
-                        ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
-                    )
-                )
-            ).first()
-        principal = Principal(row.id, row.name, row.role) if row else None
+            row = (await session.execute(KEY_LOOKUP.where(ApiKey.key_hash == key_hash))).first()
+        principal = Principal(row.id, row.name, row.role, row.person_id) if row else None
         _cache.put(key_hash, principal, looked_up_at)
     if principal is None:
         raise Unauthenticated("Unknown or revoked API key.")

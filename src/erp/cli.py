@@ -9,18 +9,24 @@ from contextlib import nullcontext, suppress
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from erp import logging as erp_logging
 from erp.config import get_settings
 from erp.db import create_engine, resolve_database_url, sessionmaker
+from erp.errors import AlreadyExists
+from erp.people import service as people
+from erp.people.schemas import PersonCreate
 from erp.reactions import build_bus
 
 app = typer.Typer(help="Order-fulfilment and inventory backend.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+people_app = typer.Typer(help="People: staff accounts who sign in to the pages.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(people_app, name="people")
 
 T = TypeVar("T")
 
@@ -102,6 +108,28 @@ def keys_create(
     typer.echo(key)
 
 
+@people_app.command("create")
+def people_create(
+    name: Annotated[str, typer.Option(help="The name they sign in with")],
+    role: Annotated[str, typer.Option(help="admin, service, warehouse, purchasing or integration")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+) -> None:
+    """Create a person; print their generated password once (or take one from stdin). Only its hash is stored."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    try:
+        data = PersonCreate.model_validate({"name": name, "role": role, "password": password})
+    except ValidationError as exc:
+        raise typer.BadParameter("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    _upgrade(_database_url())
+    try:
+        person, generated = _in_session(lambda session: people.create_person(session, data))
+    except AlreadyExists as exc:
+        raise typer.BadParameter(exc.detail) from None
+    typer.echo(f"person {person.id} {person.name} ({person.role})")
+    if generated:
+        typer.echo(f"password (shown once): {generated}")
+
+
 @app.command()
 def demo() -> None:
     """Load the demo data set (once) and print a fresh admin key."""
@@ -113,12 +141,12 @@ def _load_demo() -> None:
     from erp import auth
     from erp import demo as demo_data
 
-    async def load(session: AsyncSession) -> tuple[dict[str, int] | None, str]:
+    async def load(session: AsyncSession) -> tuple[dict[str, int] | None, str, list[tuple[str, str, str]]]:
         loaded = None if await demo_data.is_loaded(session) else await demo_data.load(session)
         _, key = await auth.create_key(session, name="demo admin", role="admin")
-        return loaded, key
+        return loaded, key, await demo_data.load_people(session)
 
-    loaded, key = _in_session(load)
+    loaded, key, demo_people = _in_session(load)
     if loaded:
         typer.echo(f"demo data: {json.dumps(loaded)}")
     else:
@@ -126,6 +154,9 @@ def _load_demo() -> None:
         typer.echo("demo data: already loaded; created another admin key (earlier admin keys still work;"
                    " revoke the ones you no longer use: DELETE /api/v1/api-keys/{id})")
     typer.echo(f"admin API key (shown once): {key}")
+    typer.echo("demo people, to sign in to the pages at / (name / password, unless changed since):")
+    for name, role, password in demo_people:
+        typer.echo(f"  {name} / {password}  ({role})")
 
 
 @app.command()

@@ -22,6 +22,9 @@ from erp.orders.schemas import (
     PickListCreate,
     ShipmentCreate,
 )
+from erp.people import service as people
+from erp.people.models import Person
+from erp.people.schemas import PersonCreate
 from erp.returns import repairs
 from erp.returns import service as returns
 from erp.returns import view as returns_view
@@ -56,6 +59,24 @@ CATALOGUE = [
     ("SSD", ["1TB NVMe", "2TB NVMe", "4TB portable"]),
     ("Backpack", ["15in commuter", "17in travel"]),
 ]
+
+
+# One person per role, to sign in to the pages with; the passwords are public, so this is for a demo only.
+DEMO_PEOPLE = [("ada", "admin"), ("lucia", "service"), ("jon", "warehouse"), ("sam", "purchasing"),
+               ("iris", "integration")]
+
+
+def demo_password(name: str) -> str:
+    return f"{name}-demo-pass"
+
+
+async def load_people(session: AsyncSession) -> list[tuple[str, str, str]]:
+    """The demo people (name, role, password), created if missing."""
+    existing = set((await session.execute(select(Person.name))).scalars())
+    for name, role in DEMO_PEOPLE:
+        if name not in existing:
+            await people.create_person(session, PersonCreate(name=name, role=role, password=demo_password(name)))
+    return [(name, role, demo_password(name)) for name, role in DEMO_PEOPLE]
 
 
 async def is_loaded(session: AsyncSession) -> bool:

@@ -48,6 +48,8 @@ class ApiKey(SQLModel, table=True):
     role: str = Field(max_length=20)
     key_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=12)
+    # The person the key belongs to (DOMAIN.md section 8); null: an integration's key, its own identity.
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     created_at: datetime | None = created_at()
     revoked_at: datetime | None = timestamp()
 

@@ -51,6 +51,7 @@ TAGS = [
     {"name": "webhooks", "description": "Subscriptions to the outbox: signed deliveries (Standard Webhooks), "
                                         "retried with backoff, replayable."},
     {"name": "admin", "description": "API keys (admin only)."},
+    {"name": "people", "description": "Staff accounts with one role each, who sign in to the pages (admin only)."},
     {"name": "health", "description": "Liveness and readiness, without authentication."},
     {"name": "problems", "description": "What each problem `type` URI means."},
 ]

@@ -14,6 +14,10 @@ INSERT_CONTACT = text(
     "INSERT INTO order_contact (order_id, channel, direction, summary, rep) VALUES (:o, :c, :d, :s, :r)"
     " RETURNING id, created_at"
 )
+CONTACTS_OF = text(
+    "SELECT c.id, c.channel, c.direction, c.summary, c.rep, c.created_at FROM order_contact c"
+    " JOIN sales_order o ON o.id = c.order_id WHERE o.number = :number ORDER BY c.id DESC"
+)
 
 
 async def add_contact(session: AsyncSession, number: str, data: ContactCreate, actor: Principal) -> ContactOut:
@@ -29,3 +33,8 @@ async def add_contact(session: AsyncSession, number: str, data: ContactCreate, a
 def to_contact(row: Any) -> ContactOut:
     return ContactOut(id=row.id, channel=row.channel, direction=row.direction, summary=row.summary, rep=row.rep,
                       at=row.created_at)
+
+
+async def contacts_of(session: AsyncSession, number: str) -> list[ContactOut]:
+    """The order's contacts, latest first."""
+    return [to_contact(row) for row in await session.execute(CONTACTS_OF, {"number": number})]

@@ -146,8 +146,9 @@ class PickListLine(SQLModel, table=True):
     picked: int = counter()
     short: int = counter()
     picked_by: str | None = Field(default=None, max_length=100)
-    # The API key that picked, so packing can insist on a second person.
+    # The API key and the person that picked, so packing can insist on a second person.
     picked_by_key_id: int | None = None
+    picked_by_person_id: int | None = None
 
 
 class Shipment(SQLModel, table=True):

@@ -76,7 +76,8 @@ OPEN_AT_LOCATION = text(f"""
 """)
 ADD_PICKED = text("UPDATE order_line SET picked = picked + :q WHERE id = :id")
 CONFIRM_PICK = text(
-    "UPDATE pick_list_line SET picked = picked + :q, picked_by = :a, picked_by_key_id = :k WHERE id = :id"
+    "UPDATE pick_list_line SET picked = picked + :q, picked_by = :a, picked_by_key_id = :k, picked_by_person_id = :p"
+    " WHERE id = :id"
 )
 # Every open pick of the product in the bin, this list's first: a short pick empties the bin for all.
 OPEN_IN_BIN = text(f"""
@@ -226,7 +227,8 @@ async def confirm_pick(session: AsyncSession, pick_list_id: int, scan: PickConfi
                                        to_location_id=packing.id, quantity=take, reason="pick",
                                        reference=line.number, actor=actor.name)
             await session.execute(ADD_PICKED, {"q": take, "id": line.order_line_id})
-            await session.execute(CONFIRM_PICK, {"q": take, "a": actor.name, "k": actor.key_id, "id": line.id})
+            await session.execute(CONFIRM_PICK, {"q": take, "a": actor.name, "k": actor.key_id,
+                                                 "p": actor.person_id, "id": line.id})
             await events.record(session, "order.picked", line.number, actor.name, order_id=line.order_id,
                                 data={"sku": product.sku, "quantity": take, "location": scan.location})
             remaining -= take

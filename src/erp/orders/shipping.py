@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import bus, events
-from erp.auth import Principal
+from erp.auth import Principal, same_identity
 from erp.concurrency import IfMatch
 from erp.errors import Forbidden, InvalidTransition, ScanMismatch
 from erp.inventory import catalogue, ledger
@@ -21,7 +21,7 @@ UNPACKED = text("""
       JOIN product p ON p.id = l.product_id WHERE l.order_id = :id AND l.picked > l.packed FOR UPDATE OF l
 """)
 PICKERS = text(
-    "SELECT DISTINCT p.picked_by_key_id FROM pick_list_line p JOIN order_line l ON l.id = p.order_line_id"
+    "SELECT DISTINCT p.picked_by_key_id, p.picked_by_person_id FROM pick_list_line p JOIN order_line l ON l.id = p.order_line_id"
     " WHERE l.order_id = :id AND p.picked > 0"
 )
 PACK_ALL = text("UPDATE order_line SET packed = picked WHERE order_id = :id AND picked > packed")
@@ -57,8 +57,8 @@ async def pack(session: AsyncSession, number: str, data: PackRequest, actor: Pri
     if not lines:
         raise InvalidTransition(f"Order {number} is {await current_status(session, oid)}: nothing picked is "
                                 "waiting to be packed.")
-    pickers = set((await session.execute(PICKERS, {"id": oid})).scalars())
-    if actor.key_id in pickers:
+    pickers = (await session.execute(PICKERS, {"id": oid})).all()
+    if any(same_identity(actor, picker.picked_by_key_id, picker.picked_by_person_id) for picker in pickers):
         raise Forbidden(f"{actor.name} picked this order; a second person must verify and pack it.")
     by_sku = {line.sku: line for line in lines}
     by_barcode = {line.barcode: line for line in lines if line.barcode}

@@ -119,6 +119,7 @@ class ReturnReceipt(SQLModel, table=True):
     quantity: int = Field(sa_type=BigInteger)
     received_by: str = Field(max_length=100)
     received_by_key_id: int
+    received_by_person_id: int | None = None
     created_at: datetime | None = created_at()
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import bus, events
-from erp.auth import Principal
+from erp.auth import Principal, same_identity
 from erp.concurrency import IfMatch
 from erp.db import first_or_404
 from erp.errors import Conflict, Forbidden, InvalidRequest, InvalidTransition
@@ -78,10 +78,11 @@ RECEIVE_UNITS = text(
     " WHERE id = :id AND received + cancelled + :q <= quantity RETURNING id"
 )
 INSERT_RECEIPT = text(
-    "INSERT INTO return_receipt (return_line_id, quantity, received_by, received_by_key_id) VALUES (:l, :q, :a, :k)"
+    "INSERT INTO return_receipt (return_line_id, quantity, received_by, received_by_key_id, received_by_person_id)"
+    " VALUES (:l, :q, :a, :k, :p)"
 )
 RECEIVERS = text(
-    "SELECT DISTINCT c.received_by_key_id FROM return_receipt c JOIN return_line l ON l.id = c.return_line_id"
+    "SELECT DISTINCT c.received_by_key_id, c.received_by_person_id FROM return_receipt c JOIN return_line l ON l.id = c.return_line_id"
     " WHERE l.return_id = :r"
 )
 INSPECT_UNITS = text("""
@@ -195,7 +196,8 @@ async def receive(session: AsyncSession, number: str, data: ReturnReceive, actor
                                  to_location_id=quarantine.id, quantity=quantity, reason="return_receipt",
                                  reference=number, actor=actor.name)
         await lines.add_returned(session, row.order_line_id, quantity)
-        await session.execute(INSERT_RECEIPT, {"l": row.id, "q": quantity, "a": actor.name, "k": actor.key_id})
+        await session.execute(INSERT_RECEIPT, {"l": row.id, "q": quantity, "a": actor.name, "k": actor.key_id,
+                                               "p": actor.person_id})
         arrived[row.id] = quantity
     await session.execute(SET_REFUNDABLE, {"r": ret.id})
     await events.record(session, "return.received", number, actor.name, order_id=ret.order_id,
@@ -219,8 +221,8 @@ async def inspect(session: AsyncSession, number: str, data: ReturnInspect, actor
         expected.check(ret.version, f"Return {number}")
     if ret.status not in ("received", "inspected"):
         raise InvalidTransition(f"Return {number} is {ret.status}: only received goods can be inspected.")
-    receivers = set((await session.execute(RECEIVERS, {"r": ret.id})).scalars())
-    if actor.key_id in receivers:
+    receivers = (await session.execute(RECEIVERS, {"r": ret.id})).all()
+    if any(same_identity(actor, r.received_by_key_id, r.received_by_person_id) for r in receivers):
         raise Forbidden(f"{actor.name} received these goods; a second person must inspect them.")
     by_sku = {row.sku: row for row in await lines_of(session, ret.id)}
     quarantine = await catalogue.location_of_type(session, ret.warehouse_id, "quarantine")

@@ -114,8 +114,10 @@ class Inspection(SQLModel, table=True):
     status: str = Field(default="pending", max_length=10, sa_column_kwargs={"server_default": "pending"})
     notes: str | None = Field(default=None, max_length=2000)
     received_by: str = Field(max_length=100)
-    # The API key that received the goods, so inspection can insist on a second person (null: from before).
+    # The API key and the person that received the goods, so inspection can insist on a second person
+    # (null: from before, or a key that belongs to no person).
     received_by_key_id: int | None = None
+    received_by_person_id: int | None = None
     inspected_by: str | None = Field(default=None, max_length=100)
     created_at: datetime | None = created_at()
     inspected_at: datetime | None = timestamp()

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import bus, events
-from erp.auth import Principal
+from erp.auth import Principal, same_identity
 from erp.db import first_or_404
 from erp.errors import Conflict, Forbidden, InvalidRequest, InvalidTransition
 from erp.inventory import catalogue, ledger
@@ -21,8 +21,8 @@ RECEIVABLE_LINES = text("""
 ADD_RECEIVED = text("UPDATE purchase_order_line SET received = received + :q WHERE id = :id")
 INSERT_INSPECTION = text("""
     INSERT INTO inspection (purchase_order_line_id, product_id, location_id, quantity, received_by,
-                            received_by_key_id)
-    VALUES (:l, :p, :loc, :q, :a, :k) RETURNING id
+                            received_by_key_id, received_by_person_id)
+    VALUES (:l, :p, :loc, :q, :a, :k, :person) RETURNING id
 """)
 INSPECTION = text("""
     SELECT i.id, po.number AS purchase_order, p.sku, w.code || '/' || loc.code AS location, i.quantity, i.accepted,
@@ -77,7 +77,7 @@ async def receive(session: AsyncSession, number: str, data: ReceiptCreate, actor
         await session.execute(ADD_RECEIVED, {"q": item.quantity, "id": line.id})
         inspections.append((await session.execute(INSERT_INSPECTION, {
             "l": line.id, "p": line.product_id, "loc": target.id, "q": item.quantity, "a": actor.name,
-            "k": actor.key_id})).scalar())
+            "k": actor.key_id, "person": actor.person_id})).scalar())
     await refresh_status(session, po.id)
     await events.record(session, "purchase_order.received", number, actor.name,
                         data={"lines": [x.model_dump() for x in data.lines], "into": into})
@@ -100,7 +100,7 @@ async def inspect(session: AsyncSession, inspection_id: int, data: InspectionRes
     row = (await session.execute(LOCK_INSPECTION, {"id": inspection_id})).one()
     if row.status != "pending":
         raise InvalidTransition(f"Inspection {inspection_id} is already done.")
-    if row.received_by_key_id == actor.key_id:
+    if same_identity(actor, row.received_by_key_id, row.received_by_person_id):
         raise Forbidden(f"{actor.name} received these goods; a second person must inspect them.")
     if data.accepted + data.rejected != row.quantity:
         raise InvalidRequest(f"accepted + rejected must be {row.quantity}, the units received; "
