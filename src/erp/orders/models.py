@@ -26,6 +26,10 @@ ORDER_STATUSES = (
     "confirmed", "backordered", "picking", "packed", "partially_shipped", "shipped", "delivered", "cancelled",
 )
 PROMISE_BASES = ("in_stock", "incoming_supply", "supplier_lead_time", "cannot_promise")
+# What finding an order by phone, name or external reference compares (orders/search.py), indexed below.
+PHONE_DIGITS_SQL = "regexp_replace(customer_phone, '[^0-9]', '', 'g')"
+NAME_WORDS_SQL = "to_tsvector('simple'::regconfig, customer_name)"
+EXTERNAL_REF_SQL = "lower(external_ref)"
 
 
 class SalesOrder(SQLModel, table=True):
@@ -37,6 +41,10 @@ class SalesOrder(SQLModel, table=True):
               postgresql_where=text("external_ref IS NOT NULL")),
         Index("ix_sales_order_customer_email", "customer_email"),
         Index("ix_sales_order_status", "status", "id"),
+        Index("ix_sales_order_phone_digits", text(PHONE_DIGITS_SQL)),
+        Index("ix_sales_order_name_words", text(NAME_WORDS_SQL), postgresql_using="gin"),
+        Index("ix_sales_order_external_ref", text(EXTERNAL_REF_SQL)),
+        Index("ix_sales_order_created_at", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -251,6 +251,8 @@ class OrderSummary(BaseModel):
     channel: str
     customer_name: str
     customer_email: str
+    customer_phone: str | None
+    external_ref: str | None
     created_at: datetime
 
 

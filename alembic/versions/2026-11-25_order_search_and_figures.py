@@ -1,0 +1,31 @@
+"""Indexes to find orders by phone, name and external reference, and to read the service figures by period
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-11-25
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0011'
+down_revision: str | None = '0010'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index('ix_sales_order_phone_digits', 'sales_order',
+                    [sa.text("regexp_replace(customer_phone, '[^0-9]', '', 'g')")])
+    op.create_index('ix_sales_order_name_words', 'sales_order',
+                    [sa.text("to_tsvector('simple'::regconfig, customer_name)")], postgresql_using='gin')
+    op.create_index('ix_sales_order_external_ref', 'sales_order', [sa.text('lower(external_ref)')])
+    op.create_index('ix_sales_order_created_at', 'sales_order', ['created_at'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_sales_order_created_at', table_name='sales_order')
+    op.drop_index('ix_sales_order_external_ref', table_name='sales_order')
+    op.drop_index('ix_sales_order_name_words', table_name='sales_order')
+    op.drop_index('ix_sales_order_phone_digits', table_name='sales_order')
