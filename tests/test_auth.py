@@ -47,6 +47,7 @@ MATRIX = [
      {"admin", "service"}),
     ("post", "/orders/SO-000001/cancel", {"lines": [{"sku": "LAP-1", "quantity": 1}]}, {"admin", "service"}),
     ("post", "/pick-lists", {"warehouse": "MAD-1"}, {"admin", "warehouse"}),
+    ("get", "/pick-lists", None, {"admin", "warehouse"}),
     ("get", "/pick-lists/1", None, {"admin", "warehouse"}),
     ("post", "/pick-lists/1/confirm", {"location": "MAD-1/A-01", "sku": "LAP-1", "quantity": 1},
      {"admin", "warehouse"}),

@@ -1,4 +1,5 @@
-"""Indexes to find orders by phone, name and external reference, and to read the service figures by period
+"""Indexes to find orders by phone, name and external reference, to list open pick lists, and to read the
+service figures by period
 
 Revision ID: 0011
 Revises: 0010
@@ -22,9 +23,11 @@ def upgrade() -> None:
                     [sa.text("to_tsvector('simple'::regconfig, customer_name)")], postgresql_using='gin')
     op.create_index('ix_sales_order_external_ref', 'sales_order', [sa.text('lower(external_ref)')])
     op.create_index('ix_sales_order_created_at', 'sales_order', ['created_at'])
+    op.create_index('ix_pick_list_status', 'pick_list', ['status', 'id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_pick_list_status', table_name='pick_list')
     op.drop_index('ix_sales_order_created_at', table_name='sales_order')
     op.drop_index('ix_sales_order_external_ref', table_name='sales_order')
     op.drop_index('ix_sales_order_name_words', table_name='sales_order')

@@ -123,7 +123,10 @@ class OrderLine(SQLModel, table=True):
 
 class PickList(SQLModel, table=True):
     __tablename__ = "pick_list"
-    __table_args__ = (CheckConstraint("status IN ('open', 'completed')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'completed')", name="status"),
+        Index("ix_pick_list_status", "status", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     warehouse_id: int = Field(foreign_key="warehouse.id")

@@ -31,6 +31,7 @@ from erp.orders.schemas import (
     PickConfirm,
     PickListCreate,
     PickListOut,
+    PickListStatus,
     ShipmentCreate,
     TimelineEntry,
 )
@@ -38,7 +39,7 @@ from erp.orders.search import OrderFilters
 from erp.orders.view import describe, order_view
 from erp.pagination import Cursor, KnownParameters, Limit, Page, paginate
 from erp.routing import router as make_router
-from erp.schemas import NO_NUL, Email, Sku
+from erp.schemas import NO_NUL, Code, Email, Sku
 
 router = make_router(tags=["orders"])
 
@@ -128,6 +129,18 @@ async def list_contacts(number: OrderNumber, actor: OrderReader, session: Sessio
 async def create_pick_list(body: PickListCreate, actor: WarehouseWorker, session: SessionDep) -> PickListOut:
     """Group reserved lines of one warehouse, oldest promise first, bins in walking order."""
     return await picking.create_pick_list(session, body, actor)
+
+
+@router.get("/pick-lists", dependencies=[KnownParameters])
+async def list_pick_lists(
+    actor: WarehouseWorker, session: SessionDep,
+    warehouse: Annotated[Code | None, Query(description="A warehouse's code: its pick lists only.")] = None,
+    status: Annotated[PickListStatus, Query(description="`open` (the default): still to pick.")] = "open",
+    limit: Limit = 50, cursor: Cursor = None,
+) -> Page[PickListOut]:
+    """Pick lists, open ones unless `status=completed`, oldest first, each with its lines in walking order
+    (`location`, `sku`, `quantity`, `picked`, `short`). An unknown query parameter is 422."""
+    return await picking.list_pick_lists(session, warehouse, status, limit, cursor)
 
 
 @router.get("/pick-lists/{pick_list_id}")

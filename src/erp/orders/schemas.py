@@ -276,10 +276,13 @@ class PickLineOut(BaseModel):
     short: int
 
 
+PickListStatus = Literal["open", "completed"]
+
+
 class PickListOut(BaseModel):
     id: int
     warehouse: str
-    status: Literal["open", "completed"]
+    status: PickListStatus
     created_at: datetime
     lines: list[PickLineOut]
 
