@@ -55,6 +55,7 @@ MATRIX = [
     ("post", "/orders/SO-000001/shipments", {"carrier": "UPS", "tracking_number": "1"}, {"admin", "warehouse"}),
     ("post", "/orders/SO-000001/delivered", None, {"admin", "warehouse", "integration"}),
     ("get", "/events", None, {"admin", "service", "integration"}),
+    ("get", "/metrics/service", None, {"admin", "service"}),
     ("post", "/suppliers", {"code": "S-{role}", "name": "s"}, {"admin", "purchasing"}),
     ("get", "/suppliers", None, {"admin", "purchasing"}),
     ("get", "/suppliers/ACME", None, {"admin", "purchasing"}),

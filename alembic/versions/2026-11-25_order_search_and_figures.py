@@ -1,5 +1,5 @@
-"""Indexes to find orders by phone, name and external reference, to list open pick lists, and to read the
-service figures by period
+"""Find orders by phone, name and external reference; list open pick lists; the service figures: each line's
+backorder at placement, and indexes to read orders and shipments by period
 
 Revision ID: 0011
 Revises: 0010
@@ -17,6 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.add_column('order_line', sa.Column('backordered_at_placement', sa.BigInteger(), server_default=sa.text('0'),
+                                          nullable=False))
+    # Lines placed before this revision: what is backordered now is the best record there is (a backorder
+    # filled since then is not known as one).
+    op.execute('UPDATE order_line SET backordered_at_placement = backordered WHERE backordered > 0')
     op.create_index('ix_sales_order_phone_digits', 'sales_order',
                     [sa.text("regexp_replace(customer_phone, '[^0-9]', '', 'g')")])
     op.create_index('ix_sales_order_name_words', 'sales_order',
@@ -24,11 +29,14 @@ def upgrade() -> None:
     op.create_index('ix_sales_order_external_ref', 'sales_order', [sa.text('lower(external_ref)')])
     op.create_index('ix_sales_order_created_at', 'sales_order', ['created_at'])
     op.create_index('ix_pick_list_status', 'pick_list', ['status', 'id'])
+    op.create_index('ix_shipment_created_at', 'shipment', ['created_at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_shipment_created_at', table_name='shipment')
     op.drop_index('ix_pick_list_status', table_name='pick_list')
     op.drop_index('ix_sales_order_created_at', table_name='sales_order')
     op.drop_index('ix_sales_order_external_ref', table_name='sales_order')
     op.drop_index('ix_sales_order_name_words', table_name='sales_order')
     op.drop_index('ix_sales_order_phone_digits', table_name='sales_order')
+    op.drop_column('order_line', 'backordered_at_placement')

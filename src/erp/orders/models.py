@@ -105,6 +105,9 @@ class OrderLine(SQLModel, table=True):
     quantity: int = Field(sa_type=BigInteger)
     cancelled: int = counter()
     backordered: int = counter()
+    # Units backordered when the order was placed: 0 means the line was fully reserved at order time (the
+    # fill rate of the service figures), whatever happened to it since.
+    backordered_at_placement: int = counter()
     # The warehouse the backordered units will ship from once supply arrives.
     backorder_warehouse_id: int | None = Field(default=None, foreign_key="warehouse.id")
     picked: int = counter()
@@ -163,6 +166,7 @@ class PickListLine(SQLModel, table=True):
 
 class Shipment(SQLModel, table=True):
     __tablename__ = "shipment"
+    __table_args__ = (Index("ix_shipment_created_at", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="sales_order.id", index=True)
