@@ -1,5 +1,5 @@
 """Find orders by phone, name and external reference; list open pick lists; the service figures: each line's
-backorder at placement, and indexes to read orders and shipments by period
+backorder at placement and latest shipment, and indexes to read them by period
 
 Revision ID: 0011
 Revises: 0010
@@ -29,11 +29,25 @@ def upgrade() -> None:
     op.create_index('ix_sales_order_external_ref', 'sales_order', [sa.text('lower(external_ref)')])
     op.create_index('ix_sales_order_created_at', 'sales_order', ['created_at'])
     op.create_index('ix_pick_list_status', 'pick_list', ['status', 'id'])
-    op.create_index('ix_shipment_created_at', 'shipment', ['created_at'])
+    op.create_index('ix_event_pack_checks', 'event', ['order_id', 'type'],
+                    postgresql_where=sa.text("type IN ('order.packed', 'order.pack_mismatch')"))
+    op.add_column('order_line', sa.Column('shipped_at', sa.DateTime(timezone=True), nullable=True))
+    # Lines shipped before this revision: their latest shipment, from the shipments' lines.
+    op.execute("""
+        UPDATE order_line l SET shipped_at = x.at
+          FROM (SELECT s.order_id, e->>'sku' AS sku, max(s.created_at) AS at
+                  FROM shipment s CROSS JOIN LATERAL jsonb_array_elements(s.lines) e GROUP BY 1, 2) x
+          JOIN product p ON p.sku = x.sku
+         WHERE l.order_id = x.order_id AND l.product_id = p.id AND l.shipped > 0
+    """)
+    op.create_index('ix_order_line_shipped_at', 'order_line', ['shipped_at'],
+                    postgresql_where=sa.text('shipped_at IS NOT NULL'))
 
 
 def downgrade() -> None:
-    op.drop_index('ix_shipment_created_at', table_name='shipment')
+    op.drop_index('ix_order_line_shipped_at', table_name='order_line')
+    op.drop_column('order_line', 'shipped_at')
+    op.drop_index('ix_event_pack_checks', table_name='event')
     op.drop_index('ix_pick_list_status', table_name='pick_list')
     op.drop_index('ix_sales_order_created_at', table_name='sales_order')
     op.drop_index('ix_sales_order_external_ref', table_name='sales_order')

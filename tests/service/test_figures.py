@@ -96,7 +96,8 @@ async def given_the_data_set(api, database_url):
         await connection.execute("UPDATE sales_order SET created_at = now() - interval '40 days' WHERE number = $1", o4)
         await connection.execute("UPDATE shipment SET created_at = now() - interval '35 days'"
                                  " WHERE order_id = (SELECT id FROM sales_order WHERE number = $1)", o4)
-        await connection.execute("UPDATE order_line SET promised_date = $2, first_promised_date = $2 WHERE order_id ="
+        await connection.execute("UPDATE order_line SET promised_date = $2, first_promised_date = $2,"
+                                 " shipped_at = now() - interval '35 days' WHERE order_id ="
                                  " (SELECT id FROM sales_order WHERE number = $1)", o4, TODAY - timedelta(days=36))
         await connection.execute(
             "UPDATE order_line SET first_promised_date = $2 WHERE order_id = (SELECT id FROM sales_order WHERE"

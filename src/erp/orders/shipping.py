@@ -40,7 +40,7 @@ IN_PACKING = text("""
      WHERE l.order_id = :id GROUP BY l.id, l.product_id, loc.warehouse_id, w.priority
      ORDER BY w.priority, loc.warehouse_id
 """)
-ADD_SHIPPED = text("UPDATE order_line SET shipped = shipped + :q WHERE id = :id")
+ADD_SHIPPED = text("UPDATE order_line SET shipped = shipped + :q, shipped_at = now() WHERE id = :id")
 INSERT_SHIPMENT = text(
     "INSERT INTO shipment (order_id, carrier, tracking_number, lines, created_by)"
     " VALUES (:o, :c, :t, CAST(:l AS jsonb), :a)"
