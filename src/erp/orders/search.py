@@ -77,7 +77,11 @@ def matches(q: str) -> ColumnElement[bool]:
 def order_query(filters: OrderFilters) -> Select[Any]:
     query = select(SalesOrder)
     if filters.q is not None:
-        query = query.where(matches(filters.q))
+        # The matches first, each through its own index: left in the page's query, PostgreSQL guesses a name
+        # prefix matches 2 % of the orders and walks every order by id to fill a page (190 ms for a phone
+        # number among 100,000 orders, 1 ms so).
+        found = select(SalesOrder.id).where(matches(filters.q)).cte("found").prefix_with("MATERIALIZED")
+        query = query.where(SalesOrder.id.in_(select(found.c.id)))
     if filters.status is not None:
         query = query.where(SalesOrder.status == filters.status)
     if filters.customer_email is not None:
