@@ -219,3 +219,21 @@ async def test_a_period_of_366_days_is_the_longest_answered(api):
     figures = await api.as_("service").ok("get", f"/metrics/service?from={TODAY - timedelta(days=365)}&to={TODAY}")
     assert len(figures["daily"]) == 366
     assert figures["fill_rate"] == NO_RATE and figures["open_backorders"]["lines"] == 0
+
+
+async def test_a_line_counts_as_shipped_once_its_last_unit_ships(api):
+    await given_warehouse(api, "MAD-1", bins=("A-01",))
+    await given_product(api, "LAP-1")
+    await given_stock(api, "LAP-1", "MAD-1/A-01", 5)
+    number = (await api.ok("post", "/orders", order([("LAP-1", 2)], "web")))["number"]
+    await pick_all(api)
+    await api.as_("warehouse2").ok("post", f"/orders/{number}/pack", {"items": [{"sku": "LAP-1", "quantity": 2}]},
+                                   status=200)
+    await api.as_("warehouse").ok("post", f"/orders/{number}/shipments",
+                                  {"carrier": "DHL", "tracking_number": "T1", "lines": [{"sku": "LAP-1", "quantity": 1}]})
+    partly = await api.as_("service").ok("get", "/metrics/service")
+    assert (partly["on_time_shipment"], partly["returns"]["overall"]) == (NO_RATE, rate(0, 1))
+    await api.as_("warehouse").ok("post", f"/orders/{number}/shipments", {"carrier": "DHL", "tracking_number": "T2"})
+    shipped = await api.as_("service").ok("get", "/metrics/service")
+    assert (shipped["on_time_shipment"], shipped["promise_accuracy"]) == (rate(1, 1), rate(1, 1))
+    assert daily_of(shipped) == {TODAY.isoformat(): (1, 1, 1)}
