@@ -58,6 +58,7 @@ RETURNS_BY_PRODUCT = 50
 # (label, first day, last day or None) of an open backorder's age.
 AGE_BUCKETS = (("0-7", 0, 7), ("8-14", 8, 14), ("15-30", 15, 30), ("31-60", 31, 60), ("61+", 61, None))
 
+
 def planned_for_the_period(sql: str) -> TextClause:
     """A statement whose period and channel are written into the SQL when it runs, not sent as parameters
     (safe: they are a validated `date` and one of the channels). A prepared statement run five times gets a
