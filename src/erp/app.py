@@ -28,6 +28,7 @@ from erp.people.router import router as people_router
 from erp.problems import router as problems_router
 from erp.reactions import build_bus
 from erp.returns.router import router as returns_router
+from erp.service.router import figures_router
 from erp.service.router import router as service_router
 from erp.standby import Standby, watching
 from erp.suppliers.router import router as suppliers_router
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(integration_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(admin_router, prefix=API_PREFIX)
+    app.include_router(figures_router, prefix=API_PREFIX)
     app.include_router(people_router, prefix=API_PREFIX)
     app.include_router(problems_router)
     app.include_router(metrics.router)

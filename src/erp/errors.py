@@ -48,6 +48,9 @@ class DomainError(Exception):
     status: int = 400
     code: str = "bad_request"
     title: str = "Bad request"
+    # True: the refusal is answered, and what the request recorded before refusing (an event saying what
+    # was refused) is committed with it instead of rolled back; the route wrote nothing else.
+    keeps_record: bool = False
 
     def __init__(self, detail: str, *, extra: dict[str, Any] | None = None,
                  errors: list[FieldError] | None = None) -> None:
@@ -75,6 +78,13 @@ class InvalidTransition(DomainError):
 
 class ScanMismatch(DomainError):
     status, code, title = 409, "scan_mismatch", "Scan does not match"
+
+
+class PackMismatch(ScanMismatch):
+    """Packing refused because the second person's scan differs from the picks: the mismatch is an event
+    (`order.pack_mismatch`) that the service figures count, so it is kept."""
+
+    keeps_record = True
 
 
 class Conflict(DomainError):
@@ -211,6 +221,11 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 
 async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    return domain_problem(exc)
+
+
+def domain_problem(exc: DomainError) -> JSONResponse:
+    """The one mapping of a domain error to its problem+json answer."""
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if exc.status == 503:
         headers = {"Retry-After": "1"}

@@ -25,7 +25,7 @@ EventReader = allow("admin", "service", "integration")
 EVENT_TYPES = (
     "order.placed", "order.status_changed", "order.cancelled", "order.contact_logged", "order.pick_listed",
     "order.picked", "order.short_picked", "order.reallocated", "order.backorder_filled", "order.repromised",
-    "order.packed", "order.shipped", "order.delivered",
+    "order.packed", "order.pack_mismatch", "order.shipped", "order.delivered",
     "hold.placed", "hold.converted", "hold.released", "hold.expired",
     "purchase_order.created", "purchase_order.sent", "purchase_order.cancelled", "purchase_order.closed",
     "purchase_order.date_changed", "purchase_order.received", "purchase_order.inspected",

@@ -88,7 +88,12 @@ class Event(SQLModel, table=True):
     """The outbox: every state change, in commit order per writer. An order's timeline is its events."""
 
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_order_id", "order_id", "id"),)
+    __table_args__ = (
+        Index("ix_event_order_id", "order_id", "id"),
+        # Pack verifications and their mismatches per order, for the service figures' pick accuracy.
+        Index("ix_event_pack_checks", "order_id", "type",
+              postgresql_where=text("type IN ('order.packed', 'order.pack_mismatch')")),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
     type: str = Field(max_length=60)

@@ -47,6 +47,8 @@ TAGS = [
                                          "and inspection, scorecards, replenishment."},
     {"name": "returns", "description": "Returns (RMA) with refunds, replacements and repairs; walk-in repairs "
                                        "and their parts."},
+    {"name": "service", "description": "The service figures (DOMAIN.md section 6) for a period and channel, "
+                                       "for the dashboard's charts."},
     {"name": "events", "description": "The outbox as a feed, for integrations that poll."},
     {"name": "webhooks", "description": "Subscriptions to the outbox: signed deliveries (Standard Webhooks), "
                                         "retried with backoff, replayable."},

@@ -14,6 +14,7 @@ from starlette.routing import Match
 from erp import idempotency
 from erp.auth import authorize, required_roles
 from erp.db import UnitOfWork
+from erp.errors import DomainError, domain_problem
 from erp.standby import Standby, failed_on_standby
 
 log = logging.getLogger("erp.routing")
@@ -73,7 +74,18 @@ def _roles(dependant: Dependant) -> tuple[str, ...] | None:
 
 class TransactionalRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        answer = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await answer(request)
+            except DomainError as exc:
+                if not exc.keeps_record:
+                    raise
+                # Answered here, not by the exception handler, so the transaction commits what the refusal
+                # recorded (and an Idempotency-Key stores the refusal, replayed without recording it twice).
+                return domain_problem(exc)
+
         roles = _roles(self.dependant)
         policy = idempotency.policy_of(self.endpoint)
 

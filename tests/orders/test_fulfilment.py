@@ -155,6 +155,26 @@ async def test_packing_needs_a_second_person_and_an_exact_match(api):
     assert (again.status_code, again.json()["code"]) == (409, "invalid_transition")
 
 
+async def test_a_pack_mismatch_is_refused_and_recorded_once_per_request(api):
+    await given_world(api)
+    await given_stock(api, "LAP-1", "MAD-1/A-01", 5)
+    order = await place(api, ("LAP-1", 2))
+    listed = await pick_list(api)
+    await confirm(api, listed["id"], location="MAD-1/A-01", sku="LAP-1", quantity=2)
+    number = order["number"]
+    wrong = {"items": [{"sku": "LAP-1", "quantity": 1}]}
+    for _ in range(2):  # the retry with the same Idempotency-Key replays the refusal, recording nothing
+        response = await api.as_("warehouse2").post(f"/orders/{number}/pack", wrong,
+                                                    headers={"Idempotency-Key": "pack-1"})
+        assert (response.status_code, response.json()["code"]) == (409, "scan_mismatch")
+        assert response.headers["content-type"].startswith("application/problem+json")
+    view = await api.ok("get", f"/orders/{number}")
+    (mismatch,) = [e for e in view["timeline"] if e["type"] == "order.pack_mismatch"]
+    assert mismatch["data"] == {"problems": ["LAP-1: scanned 1, picked 2"]}
+    assert mismatch["summary"] == "Packing blocked, the scan did not match the picks: LAP-1: scanned 1, picked 2"
+    assert (view["status"], view["lines"][0]["packed"]) == ("picking", 0)
+
+
 async def ready_to_ship(api, *lines):
     order = await place(api, *lines)
     listed = await pick_list(api)

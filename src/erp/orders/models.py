@@ -26,6 +26,10 @@ ORDER_STATUSES = (
     "confirmed", "backordered", "picking", "packed", "partially_shipped", "shipped", "delivered", "cancelled",
 )
 PROMISE_BASES = ("in_stock", "incoming_supply", "supplier_lead_time", "cannot_promise")
+# What finding an order by phone, name or external reference compares (orders/search.py), indexed below.
+PHONE_DIGITS_SQL = "regexp_replace(customer_phone, '[^0-9]', '', 'g')"
+NAME_WORDS_SQL = "to_tsvector('simple'::regconfig, customer_name)"
+EXTERNAL_REF_SQL = "lower(external_ref)"
 
 
 class SalesOrder(SQLModel, table=True):
@@ -37,6 +41,10 @@ class SalesOrder(SQLModel, table=True):
               postgresql_where=text("external_ref IS NOT NULL")),
         Index("ix_sales_order_customer_email", "customer_email"),
         Index("ix_sales_order_status", "status", "id"),
+        Index("ix_sales_order_phone_digits", text(PHONE_DIGITS_SQL)),
+        Index("ix_sales_order_name_words", text(NAME_WORDS_SQL), postgresql_using="gin"),
+        Index("ix_sales_order_external_ref", text(EXTERNAL_REF_SQL)),
+        Index("ix_sales_order_created_at", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -88,6 +96,7 @@ class OrderLine(SQLModel, table=True):
         Index("ix_order_line_backordered", "product_id", "backorder_warehouse_id",
               postgresql_where=text("backordered > 0")),
         Index("ix_order_line_product_id", "product_id"),
+        Index("ix_order_line_shipped_at", "shipped_at", postgresql_where=text("shipped_at IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -97,11 +106,17 @@ class OrderLine(SQLModel, table=True):
     quantity: int = Field(sa_type=BigInteger)
     cancelled: int = counter()
     backordered: int = counter()
+    # Units backordered when the order was placed: 0 means the line was fully reserved at order time (the
+    # fill rate of the service figures), whatever happened to it since.
+    backordered_at_placement: int = counter()
     # The warehouse the backordered units will ship from once supply arrives.
     backorder_warehouse_id: int | None = Field(default=None, foreign_key="warehouse.id")
     picked: int = counter()
     packed: int = counter()
     shipped: int = counter()
+    # When the line's latest units shipped: once every unit not cancelled has shipped, the day its last unit
+    # left (on-time shipment and promise accuracy of the service figures).
+    shipped_at: datetime | None = timestamp()
     return_authorized: int = counter()
     returned: int = counter()
     # What the customer pays per unit, in the order's currency; null when the client sent no price.
@@ -115,7 +130,10 @@ class OrderLine(SQLModel, table=True):
 
 class PickList(SQLModel, table=True):
     __tablename__ = "pick_list"
-    __table_args__ = (CheckConstraint("status IN ('open', 'completed')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'completed')", name="status"),
+        Index("ix_pick_list_status", "status", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     warehouse_id: int = Field(foreign_key="warehouse.id")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import text
+from sqlalchemy import literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp import bus, events
@@ -17,10 +17,13 @@ from erp.db import first_or_404
 from erp.errors import Conflict, InvalidTransition, ScanMismatch
 from erp.inventory import catalogue, ledger, reservations
 from erp.inventory.messages import ReservationsReclaimed
+from erp.inventory.models import Warehouse
 from erp.inventory.reservations import ORDER_LINE, holdings
 from erp.orders import backorders
 from erp.orders.lines import listed, lock_orders, open_pick, refresh_status
+from erp.orders.models import PickList
 from erp.orders.schemas import PickConfirm, PickLineOut, PickListCreate, PickListOut
+from erp.pagination import Page, paginate
 
 LOCK_WAREHOUSE = text("SELECT 1 FROM warehouse WHERE id = :w FOR UPDATE")
 # Orders with reserved units at the warehouse not yet on a pick list, oldest promise first.
@@ -64,6 +67,17 @@ PICK_LIST_LINES = text("""
       JOIN product pr ON pr.id = p.product_id
      WHERE p.pick_list_id = :id ORDER BY p.position
 """)
+# A pick list's lines as JSON, in PICK_LIST_LINES' shape, for the list of pick lists (one round trip a page).
+PICK_LIST_LINES_JSON = """
+    (SELECT coalesce(json_agg(json_build_object(
+                'id', p.id, 'order', o.number, 'location', w.code || '/' || loc.code, 'sku', pr.sku,
+                'barcode', pr.barcode, 'quantity', p.quantity, 'picked', p.picked, 'short', p.short)
+            ORDER BY p.position), '[]')
+       FROM pick_list_line p JOIN order_line l ON l.id = p.order_line_id JOIN sales_order o ON o.id = l.order_id
+       JOIN location loc ON loc.id = p.location_id JOIN warehouse w ON w.id = loc.warehouse_id
+       JOIN product pr ON pr.id = p.product_id
+      WHERE p.pick_list_id = pick_list.id)
+"""
 PRODUCT_BY_SKU = text("SELECT id, sku FROM product WHERE sku = :v")
 PRODUCT_BY_BARCODE = text("SELECT id, sku FROM product WHERE barcode = :v")
 PICK_LIST_STATUS = text("SELECT status FROM pick_list WHERE id = :id")
@@ -181,6 +195,19 @@ async def get_pick_list(session: AsyncSession, pick_list_id: int) -> PickListOut
     lines = (await session.execute(PICK_LIST_LINES, {"id": pick_list_id})).all()
     return PickListOut(id=head.id, warehouse=head.code, status=head.status, created_at=head.created_at,
                        lines=[PickLineOut.model_validate(r._mapping) for r in lines])
+
+
+async def list_pick_lists(session: AsyncSession, warehouse: str | None, status: str, limit: int,
+                          cursor: str | None) -> Page[PickListOut]:
+    """Pick lists in `status` (at `warehouse`), oldest first, each with its lines in walking order."""
+    query = (select(PickList.id, PickList.status, PickList.created_at, Warehouse.code,
+                    literal_column(PICK_LIST_LINES_JSON).label("lines"))
+             .join(Warehouse, Warehouse.id == PickList.warehouse_id).where(PickList.status == status))
+    if warehouse is not None:
+        query = query.where(Warehouse.code == warehouse)
+    return await paginate(session, query, [PickList.id], limit, cursor, lambda r: PickListOut(
+        id=r.id, warehouse=r.code, status=r.status, created_at=r.created_at,
+        lines=[PickLineOut.model_validate(line) for line in r.lines]))
 
 
 # --- confirming picks by scan -------------------------------------------------------------------------

@@ -38,9 +38,10 @@ WITH o AS (
     RETURNING id, number, created_at
 ), l AS (
     INSERT INTO order_line (order_id, line_no, product_id, quantity, unit_price, backordered,
-                            backorder_warehouse_id, promised_date, first_promised_date, promise_basis, promise_reason)
-    SELECT o.id, x.line_no, x.product_id, x.quantity, x.unit_price, x.backordered, x.backorder_warehouse_id,
-           x.promised_date, x.promised_date, x.promise_basis, x.promise_reason
+                            backordered_at_placement, backorder_warehouse_id, promised_date, first_promised_date,
+                            promise_basis, promise_reason)
+    SELECT o.id, x.line_no, x.product_id, x.quantity, x.unit_price, x.backordered, x.backordered,
+           x.backorder_warehouse_id, x.promised_date, x.promised_date, x.promise_basis, x.promise_reason
       FROM o, unnest(CAST(:line_nos AS int[]), CAST(:products AS int[]), CAST(:quantities AS bigint[]),
                      CAST(:unit_prices AS numeric[]), CAST(:backordered AS bigint[]),
                      CAST(:backorder_warehouses AS int[]), CAST(:dates AS date[]), CAST(:bases AS text[]),
@@ -68,8 +69,8 @@ INSERT_ORDER = HotStatement(text(PLACE.format(reserve=reserve_call(owners=_NEW_L
 PLACE_NOW = HotStatement(text(PLACE.format(reserve=reserve_call(owners=_NEW_LINES, or_raise=True))))
 EXISTING_REF = text("SELECT number FROM sales_order WHERE channel = :c AND external_ref = :r")
 RECORD_PLAN = text(
-    "UPDATE order_line SET backordered = :b, backorder_warehouse_id = :w, promised_date = :d,"
-    " first_promised_date = :d, promise_basis = :basis, promise_reason = :r WHERE id = :id"
+    "UPDATE order_line SET backordered = :b, backordered_at_placement = :b, backorder_warehouse_id = :w,"
+    " promised_date = :d, first_promised_date = :d, promise_basis = :basis, promise_reason = :r WHERE id = :id"
 )
 SET_STATUS = text("UPDATE sales_order SET status = :s WHERE id = :id")
 

@@ -2,7 +2,7 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Path, Request, Response, status
+from fastapi import Path, Query, Request, Response, status
 from sqlalchemy import select
 
 from erp import concurrency
@@ -10,12 +10,11 @@ from erp.auth import OrderReader, OrderTaker, ServiceRep, WarehouseWorker, allow
 from erp.concurrency import IfMatchHeader
 from erp.db import AutocommitDep, SessionDep
 from erp.errors import AlreadyExists, InsufficientStock, InvalidTransition, NotFound, ScanMismatch
-from erp.inventory.models import Product
 from erp.models import Event
 from erp.openapi import errors
-from erp.orders import cancellation, contacts, holds, picking, placement, shipping
+from erp.orders import cancellation, contacts, holds, picking, placement, search, shipping
 from erp.orders.lines import order_id
-from erp.orders.models import Contact, OrderLine, SalesOrder
+from erp.orders.models import Contact
 from erp.orders.picking import NothingToPick
 from erp.orders.schemas import (
     CancelRequest,
@@ -32,17 +31,21 @@ from erp.orders.schemas import (
     PickConfirm,
     PickListCreate,
     PickListOut,
+    PickListStatus,
     ShipmentCreate,
     TimelineEntry,
 )
+from erp.orders.search import OrderFilters
 from erp.orders.view import describe, order_view
-from erp.pagination import Cursor, Limit, Page, paginate
+from erp.pagination import Cursor, KnownParameters, Limit, Page, paginate
 from erp.routing import router as make_router
-from erp.schemas import Email, Sku
+from erp.schemas import NO_NUL, Code, Email, Sku
 
 router = make_router(tags=["orders"])
 
 OrderNumber = Annotated[str, Path(pattern=r"^[A-Z]{2,4}-[0-9]{1,12}$", description="e.g. SO-000123")]
+SearchText = Annotated[str, Query(min_length=1, max_length=200, pattern=NO_NUL,
+                                  description="A number, email, phone, external reference or (part of) a name.")]
 PickListId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 CarrierConfirmer = allow("admin", "warehouse", "integration")
 
@@ -68,10 +71,11 @@ async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep,
     return placed
 
 
-@router.get("/orders")
+@router.get("/orders", dependencies=[KnownParameters])
 async def list_orders(
     actor: OrderReader,
     session: SessionDep,
+    q: SearchText | None = None,
     status: OrderStatus | None = None,
     customer_email: Email | None = None,
     sku: Sku | None = None,
@@ -79,18 +83,12 @@ async def list_orders(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[OrderSummary]:
-    query = select(SalesOrder)
-    if status is not None:
-        query = query.where(SalesOrder.status == status)
-    if customer_email is not None:
-        query = query.where(SalesOrder.customer_email == customer_email.lower())
-    if channel is not None:
-        query = query.where(SalesOrder.channel == channel)
-    if sku is not None:
-        query = query.where(SalesOrder.id.in_(
-            select(OrderLine.order_id).join(Product, Product.id == OrderLine.product_id).where(Product.sku == sku)))
-    return await paginate(session, query, [SalesOrder.id], limit, cursor,
-                          lambda r: OrderSummary.model_validate(r[0], from_attributes=True))
+    """Orders meeting every filter given, oldest first. `q` finds an order by its number (`so-000123`), the
+    customer's email or phone (digits compared: `+34 600-000 000` finds `+34600000000`), its external
+    reference (each whole, any case) or the customer's name (each word of `q` begins a word of the name, any
+    case: `ana ru` finds "Ana Ruiz"). An unknown query parameter is 422, never ignored."""
+    filters = OrderFilters(q=q, status=status, customer_email=customer_email, sku=sku, channel=channel)
+    return await search.find_orders(session, filters, limit, cursor)
 
 
 @router.post("/orders/{number}/cancel", responses=errors(InvalidTransition))
@@ -131,6 +129,18 @@ async def list_contacts(number: OrderNumber, actor: OrderReader, session: Sessio
 async def create_pick_list(body: PickListCreate, actor: WarehouseWorker, session: SessionDep) -> PickListOut:
     """Group reserved lines of one warehouse, oldest promise first, bins in walking order."""
     return await picking.create_pick_list(session, body, actor)
+
+
+@router.get("/pick-lists", dependencies=[KnownParameters])
+async def list_pick_lists(
+    actor: WarehouseWorker, session: SessionDep,
+    warehouse: Annotated[Code | None, Query(description="A warehouse's code: its pick lists only.")] = None,
+    status: Annotated[PickListStatus, Query(description="`open` (the default): still to pick.")] = "open",
+    limit: Limit = 50, cursor: Cursor = None,
+) -> Page[PickListOut]:
+    """Pick lists, open ones unless `status=completed`, oldest first, each with its lines in walking order
+    (`location`, `sku`, `quantity`, `picked`, `short`). An unknown query parameter is 422."""
+    return await picking.list_pick_lists(session, warehouse, status, limit, cursor)
 
 
 @router.get("/pick-lists/{pick_list_id}")

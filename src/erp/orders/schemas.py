@@ -251,6 +251,8 @@ class OrderSummary(BaseModel):
     channel: str
     customer_name: str
     customer_email: str
+    customer_phone: str | None
+    external_ref: str | None
     created_at: datetime
 
 
@@ -274,10 +276,13 @@ class PickLineOut(BaseModel):
     short: int
 
 
+PickListStatus = Literal["open", "completed"]
+
+
 class PickListOut(BaseModel):
     id: int
     warehouse: str
-    status: Literal["open", "completed"]
+    status: PickListStatus
     created_at: datetime
     lines: list[PickLineOut]
 

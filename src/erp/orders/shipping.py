@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from erp import bus, events
 from erp.auth import Principal, same_identity
 from erp.concurrency import IfMatch
-from erp.errors import Forbidden, InvalidTransition, ScanMismatch
+from erp.errors import Forbidden, InvalidTransition, PackMismatch
 from erp.inventory import catalogue, ledger
 from erp.orders.lines import check_version, current_status, order_id, refresh_status
 from erp.orders.messages import OrderShipped
@@ -40,7 +40,7 @@ IN_PACKING = text("""
      WHERE l.order_id = :id GROUP BY l.id, l.product_id, loc.warehouse_id, w.priority
      ORDER BY w.priority, loc.warehouse_id
 """)
-ADD_SHIPPED = text("UPDATE order_line SET shipped = shipped + :q WHERE id = :id")
+ADD_SHIPPED = text("UPDATE order_line SET shipped = shipped + :q, shipped_at = now() WHERE id = :id")
 INSERT_SHIPMENT = text(
     "INSERT INTO shipment (order_id, carrier, tracking_number, lines, created_by)"
     " VALUES (:o, :c, :t, CAST(:l AS jsonb), :a)"
@@ -74,7 +74,9 @@ async def pack(session: AsyncSession, number: str, data: PackRequest, actor: Pri
                    for sku, line in by_sku.items() if scanned.get(sku, 0) != line.unpacked]
     if unknown or differences:
         problems = ([f"not in this order's picks: {', '.join(map(str, unknown))}"] if unknown else []) + differences
-        raise ScanMismatch(f"Packing blocked for {number}: " + "; ".join(problems) + ".")
+        await events.record(session, "order.pack_mismatch", number, actor.name, order_id=oid,
+                            data={"problems": problems})
+        raise PackMismatch(f"Packing blocked for {number}: " + "; ".join(problems) + ".")
     await session.execute(PACK_ALL, {"id": oid})
     await events.record(session, "order.packed", number, actor.name, order_id=oid,
                         data={"items": [{"sku": sku, "quantity": q} for sku, q in scanned.items()]})

@@ -89,6 +89,8 @@ def describe(event: dict[str, Any]) -> str:
             return f"Backorder filled: {where} reserved"
         case "order.packed":
             return "Verified and packed: " + ", ".join(f"{x['quantity']} x {x['sku']}" for x in data.get("items", []))
+        case "order.pack_mismatch":
+            return "Packing blocked, the scan did not match the picks: " + "; ".join(data.get("problems", []))
         case "order.shipped":
             return f"Shipped with {data.get('carrier')}, tracking {data.get('tracking_number')}"
         case "order.repromised":
