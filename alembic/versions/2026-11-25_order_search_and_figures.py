@@ -1,8 +1,8 @@
 """Find orders by phone, name and external reference; list open pick lists; the service figures: each line's
 backorder at placement and latest shipment, and indexes to read them by period
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-25
 """
 from collections.abc import Sequence
