@@ -1,0 +1,31 @@
+"""A return's goods may be received and inspected by a signed-in person with no API key (the warehouse's
+pages): the key of a return receipt and of a return inspection becomes optional, as it already is for picks
+and purchase-order receipts; the person is recorded instead (four-eyes compares people first).
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-25
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0012'
+down_revision: str | None = '0011'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.alter_column('return_receipt', 'received_by_key_id', existing_type=sa.Integer(), nullable=True)
+    op.alter_column('return_inspection', 'inspected_by_key_id', existing_type=sa.Integer(), nullable=True)
+    op.add_column('return_inspection', sa.Column('inspected_by_person_id', sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column('return_inspection', 'inspected_by_person_id')
+    op.execute("DELETE FROM return_inspection WHERE inspected_by_key_id IS NULL")
+    op.execute("DELETE FROM return_receipt WHERE received_by_key_id IS NULL")
+    op.alter_column('return_inspection', 'inspected_by_key_id', existing_type=sa.Integer(), nullable=False)
+    op.alter_column('return_receipt', 'received_by_key_id', existing_type=sa.Integer(), nullable=False)
