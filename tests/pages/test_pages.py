@@ -244,6 +244,8 @@ PAGES = [
     ("/service", {"admin", "service"}),
     ("/service/orders/{order}", {"admin", "service"}),
     ("/warehouse", {"admin", "warehouse"}),
+    ("/warehouse/receiving/purchase-orders", {"admin", "warehouse"}),
+    ("/warehouse/receiving/returns", {"admin", "warehouse"}),
 ]
 
 

@@ -12,7 +12,7 @@ from erp.orders import contacts
 from erp.orders.router import OrderNumber
 from erp.orders.schemas import Channel, ContactCreate
 from erp.pages import search, web
-from erp.pages.web import Form, Person, Rep, WarehouseWorker
+from erp.pages.web import Form, Person, Rep
 from erp.people import sessions
 from erp.people.sessions import SignedIn
 from erp.service.view import order_case
@@ -73,13 +73,6 @@ async def sign_out(request: Request, session: SessionDep, person: Person, form: 
 @router.get("/home")
 async def home(request: Request, person: Person) -> HTMLResponse:
     return web.render(request, "home.html", person=person, title="Home", opens=web.OPENS.get(person.role, []))
-
-
-@router.get("/warehouse")
-async def warehouse(request: Request, person: WarehouseWorker) -> HTMLResponse:
-    return web.render(request, "home.html", person=person, title="Warehouse", opens=web.OPENS.get(person.role, []),
-                      note="The warehouse's screens (pick lists, picking by scan, pack verification, receiving) "
-                           "come next; until then they are done through the API, with a key of your own from an admin.")
 
 
 @router.get("/service")
