@@ -84,6 +84,10 @@ async def test_anyone_sees_the_sign_in_form_and_a_rep_lands_on_the_console(brows
     assert (await browser.get("/")).headers["location"] == "/service"  # signed in: straight home
     browser.cookies.clear()
     assert (await sign_in(browser, " Lucia ")).status_code == 303  # spaces typed around the name are dropped
+    browser.cookies.clear()
+    signed = await sign_in(browser, "lucia")  # and its case does not matter
+    assert signed.status_code == 303
+    assert "Lucia" in (await browser.get("/service")).text
 
 
 async def test_the_session_cookie_is_secure_over_https(app, people):
