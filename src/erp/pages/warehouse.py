@@ -9,7 +9,7 @@ Picking by scan, for a keyboard-wedge scanner (a scan is typed characters then E
 """
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -69,20 +69,11 @@ ORDER_EXISTS = text("SELECT 1 FROM sales_order WHERE number = :n")
 
 COUNT = "count."  # pack verification: `count.<sku>` carries the units scanned so far
 QUANTITY = "qty."  # receiving: `qty.<sku>` the units received now
-TIMES = re.compile(r"^([0-9]{1,6})\s*[*xX]\s*(\S+)$")  # `3*CODE`: three units of CODE
+TIMES = re.compile(r"^([0-9]{1,6})\s*[*]\s*(\S+)$")  # `3*CODE`: three units of CODE
 
 
 def open_of(line: Any) -> int:
     return line.quantity - line.picked - line.short
-
-
-async def _domain(request: Request, session: AsyncSession, person: SignedIn, form: dict[str, str],
-                  work: Callable[[], Awaitable[Any]]) -> None:
-    """Run the domain's `work` once per form (its one-time token), in a savepoint: a refusal undoes it all,
-    token included, so the form can be corrected and sent again."""
-    async with session.begin_nested():
-        if await web.first_submission(request, session, person, form.get("form_token")):
-            await work()
 
 
 # --- open pick lists ----------------------------------------------------------------------------------
@@ -117,7 +108,7 @@ async def build_pick_list(request: Request, session: SessionDep, person: Warehou
         built.append(await picking.create_pick_list(session, data, person.principal))
 
     try:
-        await _domain(request, session, person, form, build)
+        await web.once(request, session, person, form.get("form_token"), build)
     except DomainError as refused:
         return await _warehouse_page(request, session, person, code, refused.status, refused.detail)
     # A resend of the same form built nothing: the list it built is on the warehouse's page.
@@ -192,9 +183,10 @@ async def scan(request: Request, session: SessionDep, person: WarehouseWorker, f
     if short:
         found = value.removeprefix("!").strip() or "0"
         expected = _next_pick(pick_list, at)
-        if not found.isdigit() or expected is None or expected.location != at:
+        units = web.whole_number(found)
+        if units is None or expected is None or expected.location != at:
             return await again("A short pick is the units found in the bin: type them, then Short (or !N).", 422)
-        quantity, fields = int(found), {"sku": expected.sku, "short": True}
+        quantity, fields = units, {"sku": expected.sku, "short": True}
     else:
         times = TIMES.match(value)
         quantity, code = (int(times.group(1)), times.group(2)) if times else (1, value)
@@ -205,7 +197,7 @@ async def scan(request: Request, session: SessionDep, person: WarehouseWorker, f
     except ValidationError:
         return await again(f"“{value}” is not a bin, a barcode or a sku.", 422)
     try:
-        await _domain(request, session, person, form,
+        await web.once(request, session, person, form.get("form_token"),
                       lambda: picking.confirm_pick(session, pick_list_id, confirm, person.principal, date.today()))
     except DomainError as refused:
         return await again(refused.detail, refused.status)
@@ -221,8 +213,9 @@ def _counts(fields: dict[str, str], skus: set[str]) -> dict[str, int]:
     counts = {}
     for name, value in fields.items():
         sku = name.removeprefix(COUNT)
-        if name.startswith(COUNT) and sku in skus and value.isdigit():
-            counts[sku] = min(int(value), 1_000_000)
+        n = web.whole_number(value)
+        if name.startswith(COUNT) and sku in skus and n is not None:
+            counts[sku] = n
     return counts
 
 
@@ -269,7 +262,7 @@ async def pack(request: Request, session: SessionDep, person: WarehouseWorker, f
         return await _pack_page(request, session, person, number, counts, 422, "Scan what goes in the box first.")
     data = PackRequest.model_validate({"items": items})
     try:
-        await _domain(request, session, person, form,
+        await web.once(request, session, person, form.get("form_token"),
                       lambda: shipping.pack(session, number, data, person.principal, date.today()))
     except DomainError as refused:
         return await _pack_page(request, session, person, number, counts, refused.status, refused.detail)
@@ -283,9 +276,10 @@ def _quantities(form: dict[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
     lines, wrong = [], []
     for name, value in form.items():
         if name.startswith(QUANTITY) and value.strip():
-            if value.strip().isdigit() and len(value.strip()) <= 9:
-                if int(value):
-                    lines.append({"sku": name.removeprefix(QUANTITY), "quantity": int(value)})
+            quantity = web.whole_number(value)
+            if quantity is not None:
+                if quantity:
+                    lines.append({"sku": name.removeprefix(QUANTITY), "quantity": quantity})
             else:
                 wrong.append(name.removeprefix(QUANTITY))
     return lines, wrong
@@ -349,7 +343,7 @@ async def receive(request: Request, session: SessionDep, person: WarehouseWorker
         return await _receive_page(request, session, person, kind, number, 422, "Those quantities cannot be received.",
                                    form=form)
     try:
-        await _domain(request, session, person, form, work)
+        await web.once(request, session, person, form.get("form_token"), work)
     except DomainError as refused:
         return await _receive_page(request, session, person, kind, number, refused.status, refused.detail, form=form)
     return web.redirect(f"/warehouse/receiving/{kind}?{urlencode({'number': number, 'received': 1})}")
