@@ -1,7 +1,7 @@
 """The warehouse's screens in headless Chromium against the real service (`erp serve`): a picker on a 360 px
 handheld builds a pick list and picks it by typing scans with Enter, as a keyboard-wedge scanner does (one
 wrong scan shows its message and changes nothing); the picker may not pack it; a second person at a desktop
-(1280x800) verifies and packs it. Every request is recorded: the pages ask no other host for anything.
+(1280x800) verifies and packs it, and later receives a return of it. Every request is recorded: the pages ask no other host for anything.
 Screenshots go to tests/screenshots/."""
 
 from urllib.parse import urlsplit
@@ -82,6 +82,12 @@ async def test_a_picker_picks_by_scan_and_a_second_person_verifies_and_packs(liv
         await page.wait_for_url(f"{base}/warehouse")
         return page
 
+    def admin(method: str, path: str, body: dict | None = None) -> dict:
+        with httpx.Client(base_url=live_server, headers={"Authorization": f"Bearer {keys['admin']}"}) as http:
+            response = http.request(method, path, json=body)
+            assert response.status_code < 300, (path, response.text)
+            return response.json()
+
     SCREENSHOTS.mkdir(exist_ok=True)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
@@ -128,8 +134,21 @@ async def test_a_picker_picks_by_scan_and_a_second_person_verifies_and_packs(liv
                 await mei.click("button:has-text('Pack')")
             packed = await mei.inner_text("#scan-ok")
             await shot(mei, "pack-done")
-            await mei.goto(f"{base}/warehouse/receiving/returns", wait_until="networkidle")
+
+            # The order ships; the customer sends a monitor back; Mei receives it by its RMA number.
+            admin("POST", f"/orders/{number}/shipments", {"carrier": "DHL", "tracking_number": "JD0146"})
+            rma = admin("POST", "/returns", {"order": number, "resolution": "refund", "lines": [
+                {"sku": "MON-1", "quantity": 1, "reason": "damaged_in_transit"}]})["number"]
+            await mei.goto(f"{base}/warehouse", wait_until="networkidle")
+            await mei.fill("input[name=number][placeholder='RMA number']", rma)
+            async with mei.expect_navigation():
+                await mei.press("input[placeholder='RMA number']", "Enter")
             await shot(mei, "receive-return")
+            async with mei.expect_navigation():
+                await mei.click("button:has-text('Receive')")
+            received = await mei.inner_text("#scan-ok")
+            await mei.set_viewport_size({"width": 360, "height": 740})
+            await shot(mei, "receive-return-done-360")
         finally:
             await browser.close()
 
@@ -140,10 +159,11 @@ async def test_a_picker_picks_by_scan_and_a_second_person_verifies_and_packs(liv
     assert "Jon picked this order; a second person must verify and pack it." in refused
     assert "not in this order's picks" in unknown
     assert f"Packed {number}" in packed
-    with httpx.Client(base_url=live_server, headers={"Authorization": f"Bearer {keys['admin']}"}) as http:
-        view = http.get(f"/orders/{number}").json()
-    assert view["status"] == "packed"
+    view = admin("GET", f"/orders/{number}")
     assert [(line["sku"], line["picked"], line["packed"]) for line in view["lines"]] == [("LAP-1", 1, 1), ("MON-1", 2, 2)]
+    assert f"Received on {rma}." in received
+    returned = admin("GET", f"/returns/{rma}")
+    assert (returned["status"], returned["lines"][0]["received"]) == ("received", 1)
     assert all(width <= (360 if name.endswith("-360") else 1280) for name, width in widths.items()), widths
     assert not errors, errors
     assert not elsewhere, f"the pages asked other hosts for {elsewhere}"
