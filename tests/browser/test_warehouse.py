@@ -105,6 +105,7 @@ async def test_a_picker_picks_by_scan_and_a_second_person_verifies_and_packs(liv
             await shot(jon, "pick-wrong-scan-360")
             await scan(jon, LAPTOP)
             picked = await jon.inner_text("#scan-ok")
+            bin_done = await jon.inner_text("label[for=scan]")
             await scan(jon, "A-02")
             await scan(jon, MONITOR)
             await shot(jon, "pick-at-a-bin-360")
@@ -155,6 +156,7 @@ async def test_a_picker_picks_by_scan_and_a_second_person_verifies_and_packs(liv
     assert "A-01" in first_bin and "LAP-1" in first_bin
     assert "Wrong product: MON-1 scanned at MAD-1/A-01, which is for LAP-1." in wrong
     assert "Picked 1 × LAP-1 from MAD-1/A-01." in picked
+    assert bin_done == "Scan the bin label"  # A-01 is done; the monitor waits in A-02
     assert "Every pick of this list is done." in complete
     assert "Jon picked this order; a second person must verify and pack it." in refused
     assert "not in this order's picks" in unknown

@@ -134,6 +134,8 @@ def _next_pick(pick_list: PickListOut, at: str) -> Any:
 async def _pick_page(request: Request, session: AsyncSession, person: SignedIn, pick_list_id: int, at: str = "",
                      status: int = 200, error: str | None = None, done: str | None = None) -> Response:
     pick_list = await _pick_list(session, pick_list_id)
+    if not any(line.location == at and open_of(line) > 0 for line in pick_list.lines):
+        at = ""  # that bin is done: the next pick starts with scanning its bin
     following = _next_pick(pick_list, at)
     return web.render(request, "pick.html", status, person=person, title=f"Pick list {pick_list_id}",
                       pick_list=pick_list, next=following, at=at, error=error, done=done, open_of=open_of,
