@@ -177,8 +177,7 @@ async def scan(request: Request, session: SessionDep, person: WarehouseWorker, f
         chosen = _bin_of(pick_list, value)
         if chosen is not None:
             if not any(line.location == chosen and open_of(line) > 0 for line in pick_list.lines):
-                return await _pick_page(request, session, person, pick_list_id, at, 409,
-                                        f"Pick list {pick_list_id} has nothing to pick at {chosen}.")
+                return await again(f"Pick list {pick_list_id} has nothing to pick at {chosen}.")
             return web.redirect(f"/warehouse/pick-lists/{pick_list_id}?{urlencode({'at': chosen})}")
     if not at:
         return await again("Scan the bin first: its label, then the items.", 422)
@@ -193,7 +192,9 @@ async def scan(request: Request, session: SessionDep, person: WarehouseWorker, f
         times = TIMES.match(value)
         quantity, code = (int(times.group(1)), times.group(2)) if times else (1, value)
         by_barcode = any(line.barcode == code for line in pick_list.lines)
-        fields = {"barcode": code} if by_barcode else {"sku": code}
+        # A sku typed by hand in another case is the list's sku; anything else goes to the domain as scanned.
+        typed = next((line.sku for line in pick_list.lines if line.sku.casefold() == code.casefold()), code)
+        fields = {"barcode": code} if by_barcode else {"sku": typed}
     try:
         confirm = PickConfirm.model_validate({"location": at, "quantity": quantity, **fields})
     except ValidationError:
