@@ -64,3 +64,31 @@ async def test_the_ledger_is_append_only(database_url):
                     raise AssertionError(f"{statement} was allowed")
     finally:
         await engine.dispose()
+
+
+async def test_names_unique_whatever_their_case_are_refused_while_two_differ_only_in_case(server_url):
+    admin = await asyncpg.connect(_dsn(_with_database(server_url, "postgres")))
+    name = "erp_migration_names"
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(server_url, name)
+    try:
+        await asyncio.to_thread(upgrade, url, "0011")
+        people = await asyncpg.connect(_dsn(url))
+        try:
+            await people.execute("INSERT INTO person (name, role, password_hash) VALUES"
+                                 " ('Lucia', 'service', 'x'), ('lucia', 'admin', 'x')")
+            try:
+                await asyncio.to_thread(upgrade, url)
+            except RuntimeError as refused:
+                assert "differ only in case must be renamed first: Lucia, lucia" in str(refused)
+            else:
+                raise AssertionError("the migration ran with two people named Lucia and lucia")
+            await people.execute("UPDATE person SET name = 'Lucia Admin' WHERE name = 'lucia'")
+        finally:
+            await people.close()
+        await asyncio.to_thread(upgrade, url)
+        assert await _schema_diff(url) == []
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

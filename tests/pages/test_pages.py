@@ -84,6 +84,10 @@ async def test_anyone_sees_the_sign_in_form_and_a_rep_lands_on_the_console(brows
     assert (await browser.get("/")).headers["location"] == "/service"  # signed in: straight home
     browser.cookies.clear()
     assert (await sign_in(browser, " Lucia ")).status_code == 303  # spaces typed around the name are dropped
+    browser.cookies.clear()
+    signed = await sign_in(browser, "lucia")  # and its case does not matter
+    assert signed.status_code == 303
+    assert "Lucia" in (await browser.get("/service")).text
 
 
 async def test_the_session_cookie_is_secure_over_https(app, people):
@@ -244,6 +248,8 @@ PAGES = [
     ("/service", {"admin", "service"}),
     ("/service/orders/{order}", {"admin", "service"}),
     ("/warehouse", {"admin", "warehouse"}),
+    ("/warehouse/receiving/purchase-orders", {"admin", "warehouse"}),
+    ("/warehouse/receiving/returns", {"admin", "warehouse"}),
 ]
 
 
@@ -279,3 +285,27 @@ async def test_signing_in_clears_ended_sessions_and_long_forgotten_failures(brow
     assert [row[0] for row in await _sql(database_url, "SELECT p.name FROM person_session s JOIN person p"
                                                         " ON p.id = s.person_id")] == ["Lucia"]
     assert await _sql(database_url, "SELECT * FROM sign_in_throttle") == []
+
+
+async def test_a_rep_opens_a_return_of_shipped_units_once_and_more_than_shipped_is_refused(browser, people, api):
+    await given_shop(api, "LAP-1")
+    order = await given_shipped_order(api, ("LAP-1", 2))
+    await sign_in(browser, "Lucia")
+    case = await browser.get(f"/service/orders/{order['number']}")
+    assert "Open a return" in case.text and 'name="return.LAP-1"' in case.text
+    data = {"csrf": _field(case.text, "csrf"), "return_token": _field(case.text, "return_token"),
+            "return.LAP-1": "1", "reason.LAP-1": "defective", "resolution": "replacement", "notes": "fan rattles"}
+    for _ in range(2):  # a double click
+        opened = await browser.post(f"/service/orders/{order['number']}/returns", data=data)
+        assert (opened.status_code, opened.headers["location"]) == (303, f"/service/orders/{order['number']}#returns")
+    (ret,) = (await api.ok("get", f"/returns?order={order['number']}"))["items"]
+    assert (ret["resolution"], ret["status"]) == ("replacement", "authorized")
+    after = await browser.get(f"/service/orders/{order['number']}")
+    assert ret["number"] in after.text
+    too_many = await browser.post(f"/service/orders/{order['number']}/returns", data={
+        **data, "return_token": _field(after.text, "return_token"), "return.LAP-1": "2"})
+    assert too_many.status_code == 409 and "at most 1 more can be returned, not 2" in too_many.text
+    nothing = await browser.post(f"/service/orders/{order['number']}/returns", data={
+        **data, "return_token": _field(after.text, "return_token"), "return.LAP-1": "0"})
+    assert nothing.status_code == 422 and "Type how many units of a shipped line come back." in nothing.text
+    assert len((await api.ok("get", f"/returns?order={order['number']}"))["items"]) == 1

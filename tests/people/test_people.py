@@ -36,12 +36,13 @@ async def test_a_chosen_password_is_never_answered_and_no_hash_is_listed(api):
         assert set(person) == {"id", "name", "role", "active", "version", "created_at", "updated_at"}
 
 
-async def test_a_name_belongs_to_one_person(api):
+async def test_a_name_belongs_to_one_person_whatever_its_case(api):
     await given_person(api)
-    again = await api.post("/people", {"name": "Lucia Moreno", "role": "admin", "password": "another password"})
-    assert (again.status_code, again.json()["code"]) == (409, "already_exists")
+    for name in ("Lucia Moreno", "lucia moreno"):
+        again = await api.post("/people", {"name": name, "role": "admin", "password": "another password"})
+        assert (again.status_code, again.json()["code"]) == (409, "already_exists")
     other = await given_person(api, "Mei Verifier", "warehouse")
-    renamed = await api.patch(f"/people/{other['id']}", {"name": "Lucia Moreno"})
+    renamed = await api.patch(f"/people/{other['id']}", {"name": "LUCIA MORENO"})
     assert (renamed.status_code, renamed.json()["code"]) == (409, "already_exists")
 
 

@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 from erp.pages import web
 from erp.pages.router import router
+from erp.pages.warehouse import router as warehouse_router
 
 
 async def _page_error(request: Request, exc: Exception) -> Response:
@@ -24,6 +25,7 @@ async def _sign_in_required(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    app.include_router(warehouse_router)
     app.mount("/static", StaticFiles(directory=web.HERE / "static"), name="static")
     app.add_exception_handler(web.PageError, _page_error)
     app.add_exception_handler(web.SignInRequired, _sign_in_required)

@@ -1,5 +1,6 @@
 """The pages (API.md "Pages"): sign in, each role's home, the rep's console and an order's case page."""
 
+from datetime import date
 from typing import get_args
 
 from fastapi import APIRouter, Request
@@ -7,20 +8,24 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from erp.db import SessionDep
-from erp.errors import NotFound
+from erp.errors import DomainError, NotFound
 from erp.orders import contacts
 from erp.orders.router import OrderNumber
 from erp.orders.schemas import Channel, ContactCreate
 from erp.pages import search, web
-from erp.pages.web import Form, Person, Rep, WarehouseWorker
+from erp.pages.web import Form, Person, Rep
 from erp.people import sessions
 from erp.people.sessions import SignedIn
+from erp.returns import service as returns
+from erp.returns.schemas import Reason, Resolution, ReturnCreate
 from erp.service.view import order_case
 
 router = APIRouter(route_class=web.PageRoute, include_in_schema=False)
 
 CHANNELS = get_args(Channel)
 DIRECTIONS = ("inbound", "outbound")
+REASONS = get_args(Reason)
+RESOLUTIONS = get_args(Resolution)
 
 
 def _sign_in_form(request: Request, status: int = 200, error: str | None = None, name: str = "") -> Response:
@@ -75,13 +80,6 @@ async def home(request: Request, person: Person) -> HTMLResponse:
     return web.render(request, "home.html", person=person, title="Home", opens=web.OPENS.get(person.role, []))
 
 
-@router.get("/warehouse")
-async def warehouse(request: Request, person: WarehouseWorker) -> HTMLResponse:
-    return web.render(request, "home.html", person=person, title="Warehouse", opens=web.OPENS.get(person.role, []),
-                      note="The warehouse's screens (pick lists, picking by scan, pack verification, receiving) "
-                           "come next; until then they are done through the API, with a key of your own from an admin.")
-
-
 @router.get("/service")
 async def console(request: Request, session: SessionDep, person: Rep, q: str = "") -> Response:
     query = q.strip()[:254]
@@ -92,7 +90,8 @@ async def console(request: Request, session: SessionDep, person: Rep, q: str = "
 
 
 async def _case_page(request: Request, session: SessionDep, person: SignedIn, number: str, status: int = 200,
-                     error: str | None = None, form: dict[str, str] | None = None) -> Response:
+                     error: str | None = None, form: dict[str, str] | None = None,
+                     return_error: str | None = None) -> Response:
     try:
         case = await order_case(session, number, request.app.state.settings.touch_threshold)
     except NotFound:
@@ -100,7 +99,8 @@ async def _case_page(request: Request, session: SessionDep, person: SignedIn, nu
     logged = await contacts.contacts_of(session, number)
     return web.render(request, "case.html", status, person=person, title=case.number, case=case, contacts=logged,
                       channels=CHANNELS, directions=DIRECTIONS, error=error, form=form or {},
-                      form_token=web.new_form_token())
+                      form_token=web.new_form_token(), reasons=REASONS, resolutions=RESOLUTIONS,
+                      return_error=return_error, return_token=web.new_form_token())
 
 
 @router.get("/service/orders/{number}")
@@ -118,3 +118,31 @@ async def log_contact(request: Request, session: SessionDep, person: Rep, form: 
     if await web.first_submission(request, session, person, form.get("form_token")):
         await contacts.add_contact(session, number, data, person.principal)
     return web.redirect(f"/service/orders/{number}#contacts")
+
+
+@router.post("/service/orders/{number}/returns")
+async def open_return(request: Request, session: SessionDep, person: Rep, form: Form, number: OrderNumber) -> Response:
+    """Open a return of shipped units: the returns service authorizes it (never more than shipped and not yet
+    on a return, whatever the page showed)."""
+    lines = []
+    for name, value in form.items():
+        sku = name.removeprefix("return.")
+        if name.startswith("return.") and value.strip() not in ("", "0"):
+            quantity = web.whole_number(value)
+            lines.append({"sku": sku, "quantity": value if quantity is None else quantity,
+                          "reason": form.get(f"reason.{sku}")})
+    try:
+        data = ReturnCreate.model_validate({
+            "order": number, "lines": lines, "resolution": form.get("resolution"),
+            "advance_replacement": form.get("advance_replacement") == "on", "notes": form.get("notes") or None})
+    except ValidationError:
+        message = ("Type how many units of a shipped line come back." if not lines
+                   else "Each line needs a whole number of units and a reason, and the return a resolution.")
+        return await _case_page(request, session, person, number, 422, form=form, return_error=message)
+    try:
+        await web.once(request, session, person, form.get("return_token"),
+                       lambda: returns.authorize(session, data, person.principal, date.today()))
+    except DomainError as refused:
+        return await _case_page(request, session, person, number, refused.status, form=form,
+                                return_error=refused.detail)
+    return web.redirect(f"/service/orders/{number}#returns")

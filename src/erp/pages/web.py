@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -153,6 +153,12 @@ async def checked_form(request: Request, person: Person) -> dict[str, str]:
 Form = Annotated[dict[str, str], Depends(checked_form)]
 
 
+def whole_number(value: str | None) -> int | None:
+    """A count typed into a form (ASCII digits, at most 9 of them), or None."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
 def new_form_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -168,6 +174,15 @@ async def first_submission(request: Request, session: AsyncSession, person: Sign
         "scope": scope, "key": form_token, "fingerprint": hashlib.sha256(form_token.encode()).hexdigest(),
         "ttl_seconds": request.app.state.settings.idempotency_ttl_hours * 3600})).first()
     return claimed is not None
+
+
+async def once(request: Request, session: AsyncSession, person: SignedIn, form_token: str | None,
+               work: Callable[[], Awaitable[Any]]) -> None:
+    """Do a form's `work` (a domain service call) the first time its one-time token is sent, in a savepoint:
+    a domain refusal undoes it all, the token's claim included, so the corrected form can be sent again."""
+    async with session.begin_nested():
+        if await first_submission(request, session, person, form_token):
+            await work()
 
 
 def set_session_cookie(response: Response, request: Request, token: str) -> None:

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, text
+from sqlalchemy import CheckConstraint, DateTime, Index, func, text
 from sqlmodel import Field, SQLModel
 
 from erp.models import ROLES, counter, flag, timestamp
@@ -11,11 +11,13 @@ from erp.models import created_at as now_by_default
 
 class Person(SQLModel, table=True):
     __tablename__ = "person"
-    __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="role"),)
+    # One person per name, whatever its case: `Lucia` signs in as `lucia` too.
+    __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="role"),
+                      Index("uq_person_lower_name", func.lower(text("name")), unique=True))
 
     id: int | None = Field(default=None, primary_key=True)
     # Events, pick lines and receipts name their actor in 100 characters.
-    name: str = Field(max_length=100, unique=True)
+    name: str = Field(max_length=100)
     role: str = Field(max_length=20)
     # argon2id, salted, in its own encoding (parameters included), so hashes made today verify tomorrow.
     password_hash: str = Field(max_length=200)

@@ -12,7 +12,7 @@ from erp.people.models import Person, PersonSession
 from erp.people.schemas import PersonCreate, PersonOut, PersonPatch
 
 INSERT_PERSON = text(
-    "INSERT INTO person (name, role, password_hash) VALUES (:name, :role, :hash) ON CONFLICT (name) DO NOTHING"
+    "INSERT INTO person (name, role, password_hash) VALUES (:name, :role, :hash) ON CONFLICT (lower(name)) DO NOTHING"
     " RETURNING id, name, role, active, version, created_at, updated_at"
 )
 LOCK_PERSON = text("SELECT version FROM person WHERE id = :id FOR UPDATE")

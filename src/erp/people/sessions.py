@@ -24,7 +24,8 @@ FAILURES_FORGOTTEN_AFTER_SECONDS = 24 * 3600
 # Attempts on one name take turns (until their transaction ends), so that a burst of parallel guesses
 # cannot all pass the check before any failure is counted. Two int4 keys: apart from single-key locks.
 ONE_ATTEMPT_AT_A_TIME = text("SELECT pg_advisory_xact_lock(hashtext('erp.sign_in'), hashtext(:name))")
-PERSON_BY_NAME = text("SELECT id, name, role, password_hash, active FROM person WHERE name = :name")
+# Names are matched whatever their case (one person per lower(name)).
+PERSON_BY_NAME = text("SELECT id, name, role, password_hash, active FROM person WHERE lower(name) = lower(:name)")
 WAIT = text(
     "SELECT ceil(extract(epoch FROM blocked_until - now()))::int FROM sign_in_throttle"
     " WHERE name = :name AND blocked_until > now()"

@@ -118,7 +118,7 @@ class ReturnReceipt(SQLModel, table=True):
     return_line_id: int = Field(foreign_key="return_line.id", index=True)
     quantity: int = Field(sa_type=BigInteger)
     received_by: str = Field(max_length=100)
-    received_by_key_id: int
+    received_by_key_id: int | None = None  # None: a signed-in person on the pages
     received_by_person_id: int | None = None
     created_at: datetime | None = created_at()
 
@@ -140,7 +140,8 @@ class ReturnInspection(SQLModel, table=True):
     return_to_supplier: int = counter()
     notes: str | None = Field(default=None, max_length=2000)
     inspected_by: str = Field(max_length=100)
-    inspected_by_key_id: int
+    inspected_by_key_id: int | None = None
+    inspected_by_person_id: int | None = None
     created_at: datetime | None = created_at()
 
 

@@ -94,7 +94,7 @@ INSPECT_UNITS = text("""
 """)
 INSERT_INSPECTION = text(
     "INSERT INTO return_inspection (return_line_id, restock, repair, scrap, return_to_supplier, notes, inspected_by,"
-    " inspected_by_key_id) VALUES (:l, :restock, :repair, :scrap, :rts, :notes, :a, :k)"
+    " inspected_by_key_id, inspected_by_person_id) VALUES (:l, :restock, :repair, :scrap, :rts, :notes, :a, :k, :p)"
 )
 ADD_REPLACED = text("UPDATE return_line SET replaced = replaced + :q WHERE id = :id")
 REFUND = text("""
@@ -240,7 +240,7 @@ async def inspect(session: AsyncSession, number: str, data: ReturnInspect, actor
             open_ = row.received - row.restocked - row.repaired - row.scrapped - row.returned_to_supplier
             raise InvalidRequest(f"{item.sku}: {open_} received units await inspection; {decided} were decided.")
         await session.execute(INSERT_INSPECTION, {**params, "l": row.id, "notes": data.notes, "a": actor.name,
-                                                  "k": actor.key_id})
+                                                  "k": actor.key_id, "p": actor.person_id})
         move = {"product_id": row.product_id, "from_location_id": quarantine.id, "reference": number,
                 "actor": actor.name}
         if item.restock:
