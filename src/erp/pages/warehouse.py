@@ -38,7 +38,7 @@ from erp.suppliers.schemas import ReceiptCreate
 router = APIRouter(route_class=web.PageRoute, include_in_schema=False)
 
 WAREHOUSES = text("SELECT code, name FROM warehouse ORDER BY priority, code")
-# Open pick lists of a warehouse (the page's own read; GET /pick-lists?warehouse=&status= will replace it).
+# Open pick lists of a warehouse, summed up for the chooser (GET /pick-lists answers them line by line).
 OPEN_PICK_LISTS = text("""
     SELECT pl.id, pl.created_at, pl.created_by, count(DISTINCT l.order_id) AS orders,
            coalesce(sum(p.quantity), 0) AS units, coalesce(sum(p.picked + p.short), 0) AS done
