@@ -243,6 +243,7 @@ PAGES = [
     ("/home", {"admin", "service", "warehouse", "purchasing", "integration"}),
     ("/service", {"admin", "service"}),
     ("/service/orders/{order}", {"admin", "service"}),
+    ("/dashboard", {"admin", "service"}),
     ("/warehouse", {"admin", "warehouse"}),
 ]
 

@@ -11,13 +11,14 @@ from erp.errors import NotFound
 from erp.orders import contacts
 from erp.orders.router import OrderNumber
 from erp.orders.schemas import Channel, ContactCreate
-from erp.pages import search, web
+from erp.pages import dashboard, search, web
 from erp.pages.web import Form, Person, Rep, WarehouseWorker
 from erp.people import sessions
 from erp.people.sessions import SignedIn
 from erp.service.view import order_case
 
 router = APIRouter(route_class=web.PageRoute, include_in_schema=False)
+router.include_router(dashboard.router)
 
 CHANNELS = get_args(Channel)
 DIRECTIONS = ("inbound", "outbound")
