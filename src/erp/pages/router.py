@@ -1,5 +1,6 @@
 """The pages (API.md "Pages"): sign in, each role's home, the rep's console and an order's case page."""
 
+from datetime import date
 from typing import get_args
 
 from fastapi import APIRouter, Request
@@ -89,7 +90,10 @@ async def console(request: Request, session: SessionDep, person: Rep, q: str = "
     found = await search.find_orders(session, query) if query else []
     if query and len(found) == 1:
         return web.redirect(f"/service/orders/{found[0].number}")
-    return web.render(request, "service.html", person=person, title="Rep's console", query=query, found=found)
+    attention = [] if query else await search.needing_attention(
+        session, request.app.state.settings.touch_threshold, date.today())
+    return web.render(request, "service.html", person=person, title="Rep's console", query=query, found=found,
+                      attention=attention)
 
 
 async def _case_page(request: Request, session: SessionDep, person: SignedIn, number: str, status: int = 200,
