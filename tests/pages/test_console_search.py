@@ -61,3 +61,16 @@ async def test_the_console_lists_orders_that_need_attention(browser, people, api
     await api.as_("service").ok("post", f"/orders/{busier['number']}/cancel", {}, status=200)
     after = text_of((await browser.get("/service")).text, "attention")
     assert busier["number"] not in after and busy["number"] in after
+
+
+async def test_the_case_page_tells_how_late_a_line_is_against_its_first_promise(browser, people, api, database_url):
+    order = await given_order(api)
+    first = date.fromisoformat(order["lines"][0]["first_promised_date"])
+    await sign_in(browser, "Lucia")
+    assert "than first promised" not in (await browser.get(f"/service/orders/{order['number']}")).text
+    await _sql(database_url, "UPDATE order_line SET promised_date = first_promised_date + 3")
+    case = await browser.get(f"/service/orders/{order['number']}")
+    assert f"3 days later than first promised ({first})" in case.text
+    await _sql(database_url, "UPDATE order_line SET promised_date = first_promised_date + 1")
+    case = await browser.get(f"/service/orders/{order['number']}")
+    assert f"1 day later than first promised ({first})" in case.text
