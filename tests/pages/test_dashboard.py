@@ -49,7 +49,7 @@ async def test_the_dashboard_shows_the_figures_of_the_api_for_the_period_and_cha
                                   ("return-rate", figures["returns"]["overall"])):
             assert _shown(share) in text_of(text, element_id), (query, element_id, text_of(text, element_id))
         assert f'value="{figures["period_from"]}"' in text and f'value="{figures["period_to"]}"' in text
-        touches = text_of(text, "touches")
+        touches = text_of(text, "touches-chart")
         for bucket in figures["touches"]["histogram"]:
             label = f"{bucket['touches']}+" if bucket["more"] else str(bucket["touches"])
             assert f"{label} {bucket['orders']} orders" in touches, touches

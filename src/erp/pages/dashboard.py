@@ -50,7 +50,7 @@ class Line:
 
 
 def line_chart(daily: list[DailyShipping]) -> Line:
-    chart = Line(width=640, height=240, left=44, top=12, plot_w=580, plot_h=190)
+    chart = Line(width=640, height=290, left=72, top=14, plot_w=552, plot_h=236)
     n = max(len(daily) - 1, 1)
 
     def x(i: int) -> float:
