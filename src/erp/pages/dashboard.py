@@ -123,11 +123,9 @@ def _date(value: str, name: str, errors: list[str]) -> date | None:
 
 
 @router.get("/dashboard")
-async def dashboard(request: Request, session: SessionDep, person: Rep, channel: str = "",
-                    period_from: str = "", period_to: str = "") -> HTMLResponse:
+async def dashboard(request: Request, session: SessionDep, person: Rep, channel: str = "") -> HTMLResponse:
     # The form's fields are `from` and `to`, as the API's parameters (a Python name cannot be `from`).
-    start_text = request.query_params.get("from", period_from)[:40]
-    end_text = request.query_params.get("to", period_to)[:40]
+    start_text, end_text = (request.query_params.get(name, "")[:40] for name in ("from", "to"))
     errors: list[str] = []
     start, end = _date(start_text, "From", errors), _date(end_text, "To", errors)
     if channel and channel not in CHANNELS:
