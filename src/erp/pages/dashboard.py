@@ -47,6 +47,10 @@ class Line:
     series: list[dict[str, Any]] = field(default_factory=list)
     x_labels: list[tuple[float, str]] = field(default_factory=list)
     y_labels: list[tuple[float, str]] = field(default_factory=list)
+    # Lines shipped per day, as faint bars along the bottom (a quarter of the height at the busiest day):
+    # a rate of one line and a rate of a hundred do not look alike.
+    volume: list[tuple[float, float, float, float, str]] = field(default_factory=list)
+    busiest: int = 0
 
 
 def line_chart(daily: list[DailyShipping]) -> Line:
@@ -72,6 +76,13 @@ def line_chart(daily: list[DailyShipping]) -> Line:
             dots.append((x(i), y(value), f"{day.day}: {percent(value)} of {day.lines_shipped} lines"))
         chart.series.append({"label": label, "css": css, "dots": dots,
                              "paths": [" ".join(f"{px},{py}" for px, py in s) for s in segments if len(s) > 1]})
+    chart.busiest = max((day.lines_shipped for day in daily), default=0)
+    slot = chart.plot_w / max(len(daily), 1)
+    for i, day in enumerate(daily):
+        if day.lines_shipped:
+            height = round(chart.plot_h * 0.25 * day.lines_shipped / chart.busiest, 1)
+            chart.volume.append((round(x(i) - slot * 0.3, 1), round(y(0) - height, 1), round(max(slot * 0.6, 1), 1),
+                                 height, f"{day.day}: {day.lines_shipped} lines shipped"))
     chart.y_labels = [(y(v), f"{int(v * 100)}%") for v in (0, 0.5, 1)]
     if daily:
         picks = sorted({0, len(daily) // 2, len(daily) - 1})
