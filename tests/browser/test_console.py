@@ -1,6 +1,7 @@
-"""A rep at the console in headless Chromium against the real service (`erp serve`): sign in, find an order,
-read its promise, log a contact and see the touch count rise; at 1280x800 and 360 px wide, with every
-request recorded: the pages ask no other host for anything. Screenshots go to tests/screenshots/."""
+"""A rep at the console in headless Chromium against the real service (`erp serve`): sign in, find an order by
+the customer's phone, read its promise, log a contact and see the touch count rise; at 1280x800 and 360 px
+wide, with every request recorded: the pages ask no other host for anything. Screenshots go to
+tests/screenshots/."""
 
 from urllib.parse import urlsplit
 
@@ -28,7 +29,8 @@ def given_an_order(api: str, admin_key: str) -> dict:
         ok("POST", "/stock/adjustments", {"sku": "LAP-1", "location": "MAD-1/A-01", "quantity_delta": 5,
                                           "reason": "found"})
         order = ok("POST", "/orders", {
-            "customer": {"name": "Ana Ruiz", "email": "ana.ruiz@example.com"}, "channel": "phone", "currency": "EUR",
+            "customer": {"name": "Ana Ruiz", "email": "ana.ruiz@example.com", "phone": "+34600123456"},
+            "channel": "phone", "currency": "EUR",
             "lines": [{"sku": "LAP-1", "quantity": 1, "unit_price": "1299"},
                       {"sku": "MON-1", "quantity": 2, "unit_price": "349"}]})
         return ok("GET", f"/orders/{order['number']}")
@@ -71,7 +73,7 @@ async def test_a_rep_signs_in_finds_an_order_reads_its_promise_and_logs_a_contac
             await page.wait_for_url(f"{base}/service")
             await page.screenshot(path=str(SCREENSHOTS / "service.png"))
 
-            await page.fill("input[name=q]", order["number"])
+            await page.fill("input[name=q]", "+34 600 123 456")  # by phone, as the customer reads it out
             await page.press("input[name=q]", "Enter")
             await page.wait_for_url(f"{base}/service/orders/{order['number']}")
             status_text = await page.inner_text("#status-text")

@@ -197,7 +197,7 @@ async def test_a_rep_finds_an_order_by_number_or_email(browser, people, api):
     assert by_email.status_code == 200
     assert by_email.text.index(second["number"]) < by_email.text.index(first["number"])
     nothing = await browser.get("/service", params={"q": "nobody@example.com"})
-    assert "No order has the number or customer email" in nothing.text
+    assert "No order has the number, email, phone, name or reference" in nothing.text
     missing = await browser.get("/service/orders/SO-999999")
     assert missing.status_code == 404 and "There is no order SO-999999." in missing.text
 
@@ -247,6 +247,7 @@ PAGES = [
     ("/home", {"admin", "service", "warehouse", "purchasing", "integration"}),
     ("/service", {"admin", "service"}),
     ("/service/orders/{order}", {"admin", "service"}),
+    ("/dashboard", {"admin", "service"}),
     ("/warehouse", {"admin", "warehouse"}),
     ("/warehouse/receiving/purchase-orders", {"admin", "warehouse"}),
     ("/warehouse/receiving/returns", {"admin", "warehouse"}),

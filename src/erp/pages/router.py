@@ -12,7 +12,7 @@ from erp.errors import DomainError, NotFound
 from erp.orders import contacts
 from erp.orders.router import OrderNumber
 from erp.orders.schemas import Channel, ContactCreate
-from erp.pages import search, web
+from erp.pages import dashboard, search, web
 from erp.pages.web import Form, Person, Rep
 from erp.people import sessions
 from erp.people.sessions import SignedIn
@@ -21,6 +21,7 @@ from erp.returns.schemas import Reason, Resolution, ReturnCreate
 from erp.service.view import order_case
 
 router = APIRouter(route_class=web.PageRoute, include_in_schema=False)
+router.include_router(dashboard.router)
 
 CHANNELS = get_args(Channel)
 DIRECTIONS = ("inbound", "outbound")
@@ -86,7 +87,10 @@ async def console(request: Request, session: SessionDep, person: Rep, q: str = "
     found = await search.find_orders(session, query) if query else []
     if query and len(found) == 1:
         return web.redirect(f"/service/orders/{found[0].number}")
-    return web.render(request, "service.html", person=person, title="Rep's console", query=query, found=found)
+    attention = [] if query else await search.needing_attention(
+        session, request.app.state.settings.touch_threshold, date.today())
+    return web.render(request, "service.html", person=person, title="Rep's console", query=query, found=found,
+                      attention=attention)
 
 
 async def _case_page(request: Request, session: SessionDep, person: SignedIn, number: str, status: int = 200,

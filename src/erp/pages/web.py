@@ -43,8 +43,8 @@ HEADERS = {
 HOMES = {"service": "/service", "warehouse": "/warehouse", "admin": "/service"}
 # What each role may open, for its home page.
 OPENS = {
-    "admin": [("/service", "Rep's console"), ("/warehouse", "Warehouse"), ("/docs", "API explorer")],
-    "service": [("/service", "Rep's console"), ("/docs", "API explorer")],
+    "admin": [("/service", "Rep's console"), ("/dashboard", "Dashboard"), ("/warehouse", "Warehouse"), ("/docs", "API explorer")],
+    "service": [("/service", "Rep's console"), ("/dashboard", "Dashboard"), ("/docs", "API explorer")],
     "warehouse": [("/warehouse", "Warehouse"), ("/docs", "API explorer")],
     "purchasing": [("/docs", "API explorer")],
     "integration": [("/docs", "API explorer")],
