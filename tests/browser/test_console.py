@@ -3,12 +3,10 @@ the customer's phone, read its promise, log a contact and see the touch count ri
 wide, with every request recorded: the pages ask no other host for anything. Screenshots go to
 tests/screenshots/."""
 
-from urllib.parse import urlsplit
-
 import httpx
-from playwright.async_api import Route, async_playwright
+from playwright.async_api import async_playwright
 
-from tests.browser.test_docs import ARGS, CHROMIUM, SCREENSHOTS
+from tests.browser.offline import ARGS, CHROMIUM, SCREENSHOTS, OnlyThisServer
 
 PASSWORD = "lucia's password"
 
@@ -41,29 +39,15 @@ async def test_a_rep_signs_in_finds_an_order_reads_its_promise_and_logs_a_contac
     order = given_an_order(live_server, keys["admin"])
     backordered = next(line for line in order["lines"] if line["sku"] == "MON-1")
     base = live_server.removesuffix("/api/v1")
-    here = urlsplit(base).netloc
-    requested: list[str] = []
-    elsewhere: list[str] = []
-    errors: list[str] = []
-
-    async def only_this_server(route: Route) -> None:
-        url = route.request.url
-        if urlsplit(url).netloc == here or url.startswith(("data:", "blob:")):
-            await route.continue_()
-        else:
-            elsewhere.append(url)
-            await route.abort()
-
+    browsing = OnlyThisServer(base)
     SCREENSHOTS.mkdir(exist_ok=True)
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=ARGS,
             viewport={"width": 1280, "height": 800})
         try:
-            await context.route("**/*", only_this_server)
-            context.on("request", lambda request: requested.append(request.url))
-            page = await context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
+            await browsing.watch(context)
+            page = browsing.page(await context.new_page())
 
             await page.goto(f"{base}/", wait_until="networkidle")
             await page.screenshot(path=str(SCREENSHOTS / "sign-in.png"))
@@ -109,7 +93,5 @@ async def test_a_rep_signs_in_finds_an_order_reads_its_promise_and_logs_a_contac
     assert (touches_before, touches_after) == (0, 1)
     assert "Asked when the monitors arrive" in contacts and "Lucia" in contacts
     assert all(width <= 360 for width in widths.values()), widths
-    assert not errors, errors
-    assert not elsewhere, f"the pages asked other hosts for {elsewhere}"
-    assert requested and all(urlsplit(url).netloc == here for url in requested if url.startswith("http")), requested
-    assert any(url.endswith("/static/style.css") for url in requested)
+    browsing.assert_nothing_from_elsewhere()
+    assert any(url.endswith("/static/style.css") for url in browsing.requested)

@@ -3,16 +3,15 @@ data set (its shipments spread over the last weeks, so the charts have a shape):
 with its numbers as text, the page fits 1280x800 and 360 px, and no request goes to another host.
 Screenshots go to tests/screenshots/."""
 
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
-from playwright.async_api import Route, async_playwright
+from playwright.async_api import async_playwright
 
 from erp import demo
 from erp.db import create_engine, sessionmaker
 from erp.reactions import build_bus
-from tests.browser.test_docs import ARGS, CHROMIUM, SCREENSHOTS
+from tests.browser.offline import ARGS, CHROMIUM, SCREENSHOTS, OnlyThisServer
 from tests.conftest import _dsn
 from tests.conftest import test_settings as settings
 
@@ -56,31 +55,17 @@ async def test_a_rep_reads_the_dashboard_charts_at_1280_and_360_px(live_server, 
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
     await given_the_demo(database_url, live_server, keys["service"])
     base = live_server.removesuffix("/api/v1")
-    here = urlsplit(base).netloc
+    browsing = OnlyThisServer(base)
     figures = httpx.get(f"{live_server}/metrics/service", headers={"Authorization": f"Bearer {keys['service']}"},
                         timeout=30).json()
-    requested: list[str] = []
-    elsewhere: list[str] = []
-    errors: list[str] = []
-
-    async def only_this_server(route: Route) -> None:
-        url = route.request.url
-        if urlsplit(url).netloc == here or url.startswith(("data:", "blob:")):
-            await route.continue_()
-        else:
-            elsewhere.append(url)
-            await route.abort()
-
     SCREENSHOTS.mkdir(exist_ok=True)
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=ARGS,
             viewport={"width": 1280, "height": 800})
         try:
-            await context.route("**/*", only_this_server)
-            context.on("request", lambda request: requested.append(request.url))
-            page = await context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
+            await browsing.watch(context)
+            page = browsing.page(await context.new_page())
 
             await page.goto(f"{base}/", wait_until="networkidle")
             await page.fill("input[name=name]", "lucia")
@@ -132,7 +117,5 @@ async def test_a_rep_reads_the_dashboard_charts_at_1280_and_360_px(live_server, 
     assert "channel=web" in web_channel
     assert width_360 <= 360 and trend_360 and trend_360["width"] <= 340
     assert "2026-02-30 is not a date on the calendar" in bad
-    assert not errors, errors
-    assert not elsewhere, f"the pages asked other hosts for {elsewhere}"
-    assert requested and all(urlsplit(url).netloc == here for url in requested if url.startswith("http")), requested
-    assert any(url.endswith("/static/dashboard.css") for url in requested)
+    browsing.assert_nothing_from_elsewhere()
+    assert any(url.endswith("/static/dashboard.css") for url in browsing.requested)

@@ -4,12 +4,11 @@ wrong scan shows its message and changes nothing); the picker may not pack it; a
 (1280x800) verifies and packs it, and later receives a return of it. Every request is recorded: the pages ask no other host for anything.
 Screenshots go to tests/screenshots/."""
 
-from urllib.parse import urlsplit
 
 import httpx
-from playwright.async_api import Page, Route, async_playwright
+from playwright.async_api import Page, async_playwright
 
-from tests.browser.test_docs import ARGS, CHROMIUM, SCREENSHOTS
+from tests.browser.offline import ARGS, CHROMIUM, SCREENSHOTS, OnlyThisServer
 
 PASSWORDS = {"Jon": "jon's password", "Mei": "mei's password"}
 LAPTOP, MONITOR = "8400000000017", "8400000000024"
@@ -51,19 +50,8 @@ async def test_a_picker_picks_by_scan_and_a_second_person_verifies_and_packs(liv
     order = given_an_order_to_pick(live_server, keys["admin"])
     number = order["number"]
     base = live_server.removesuffix("/api/v1")
-    here = urlsplit(base).netloc
-    requested: list[str] = []
-    elsewhere: list[str] = []
-    errors: list[str] = []
+    browsing = OnlyThisServer(base)
     widths: dict[str, int] = {}
-
-    async def only_this_server(route: Route) -> None:
-        url = route.request.url
-        if urlsplit(url).netloc == here or url.startswith(("data:", "blob:")):
-            await route.continue_()
-        else:
-            elsewhere.append(url)
-            await route.abort()
 
     async def shot(page: Page, name: str) -> None:
         widths[name] = await page.evaluate("document.documentElement.scrollWidth")
@@ -71,10 +59,8 @@ async def test_a_picker_picks_by_scan_and_a_second_person_verifies_and_packs(liv
 
     async def signed_in(browser, name: str, viewport: dict) -> Page:
         context = await browser.new_context(viewport=viewport)
-        await context.route("**/*", only_this_server)
-        context.on("request", lambda request: requested.append(request.url))
-        page = await context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        await browsing.watch(context)
+        page = browsing.page(await context.new_page())
         await page.goto(f"{base}/", wait_until="networkidle")
         await page.fill("input[name=name]", name)
         await page.fill("input[name=password]", PASSWORDS[name])
@@ -167,7 +153,5 @@ async def test_a_picker_picks_by_scan_and_a_second_person_verifies_and_packs(liv
     returned = admin("GET", f"/returns/{rma}")
     assert (returned["status"], returned["lines"][0]["received"]) == ("received", 1)
     assert all(width <= (360 if name.endswith("-360") else 1280) for name, width in widths.items()), widths
-    assert not errors, errors
-    assert not elsewhere, f"the pages asked other hosts for {elsewhere}"
-    assert requested and all(urlsplit(url).netloc == here for url in requested if url.startswith("http")), requested
-    assert any(url.endswith("/static/scan.js") for url in requested)
+    browsing.assert_nothing_from_elsewhere()
+    assert any(url.endswith("/static/scan.js") for url in browsing.requested)
