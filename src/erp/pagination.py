@@ -6,49 +6,18 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Query, Request
-from fastapi.dependencies.models import Dependant
+from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, Integer, Select, SmallInteger, String, TypeDecorator, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from erp.errors import FieldError, InvalidRequest
+from erp.errors import InvalidRequest
 
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (max 500).")]
 Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")]
-
-
-def _query_parameters(dependant: Dependant) -> set[str]:
-    names = {p.alias for p in dependant.query_params}
-    for dependency in dependant.dependencies:
-        names |= _query_parameters(dependency)
-    return names
-
-
-def _known_parameters(route: Any) -> frozenset[str]:
-    known = getattr(route, "_known_query_parameters", None)
-    if known is None:
-        known = frozenset(_query_parameters(route.dependant))
-        route._known_query_parameters = known
-    return known
-
-
-def _refuse_unknown_parameters(request: Request) -> None:
-    """A list's filters are its query parameters; one it does not know is 422, never ignored (API.md), so a
-    misspelt filter cannot answer every order as if nothing were filtered."""
-    unknown = sorted(set(request.query_params) - _known_parameters(request.scope["route"]))
-    if unknown:
-        raise InvalidRequest(
-            f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)[:200]}.",
-            errors=[FieldError(field=name[:100], message="unknown query parameter", type="extra_forbidden")
-                    for name in unknown[:50]])
-
-
-# A list route's `dependencies=[KnownParameters]`: its query string holds only parameters it declares.
-KnownParameters = Depends(_refuse_unknown_parameters)
 
 
 class Page(BaseModel, Generic[T]):

@@ -14,7 +14,7 @@ from starlette.routing import Match
 from erp import idempotency
 from erp.auth import authorize, required_roles
 from erp.db import UnitOfWork
-from erp.errors import DomainError, domain_problem
+from erp.errors import DomainError, FieldError, InvalidRequest, domain_problem
 from erp.standby import Standby, failed_on_standby
 
 log = logging.getLogger("erp.routing")
@@ -61,6 +61,24 @@ def allowed_methods(app: Any, path: str) -> list[str]:
     return sorted(methods)
 
 
+def _query_parameters(dependant: Dependant) -> frozenset[str]:
+    names = {p.alias for p in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_parameters(dependency)
+    return frozenset(names)
+
+
+def refuse_unknown_parameters(request: Request, known: frozenset[str]) -> None:
+    """A read's query parameters are its filters and options; one it does not know is 422, never ignored
+    (API.md), so a misspelt filter cannot answer every order as if nothing were filtered."""
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)[:200]}.",
+            errors=[FieldError(field=name[:100], message="unknown query parameter", type="extra_forbidden")
+                    for name in unknown[:50]])
+
+
 def _roles(dependant: Dependant) -> tuple[str, ...] | None:
     """The roles the route's `allow(...)` dependency admits, wherever it sits in the dependency tree."""
     for dependency in dependant.dependencies:
@@ -88,6 +106,7 @@ class TransactionalRoute(APIRoute):
 
         roles = _roles(self.dependant)
         policy = idempotency.policy_of(self.endpoint)
+        known = _query_parameters(self.dependant)
 
         competitors: list[RouteContext] | None = None  # more_concrete(self), once the app's routes are known
 
@@ -101,6 +120,10 @@ class TransactionalRoute(APIRoute):
                 raise HTTPException(405)
             state = request.app.state
             if request.method in ("GET", "HEAD") or policy.read_only:
+                if request.scope["query_string"]:
+                    if roles is not None:  # who is asking comes first: no key is 401, not a 422
+                        await authorize(request, roles)
+                    refuse_unknown_parameters(request, known)
                 return await read(request, state.read_sessionmaker, state.standby)
             key = request.headers.get(idempotency.HEADER) if request.method == "POST" else None
             uow = UnitOfWork(state.sessionmaker, autocommit=None if key else state.autocommit_sessionmaker)

@@ -37,7 +37,7 @@ from erp.orders.schemas import (
 )
 from erp.orders.search import OrderFilters
 from erp.orders.view import describe, order_view
-from erp.pagination import Cursor, KnownParameters, Limit, Page, paginate
+from erp.pagination import Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
 from erp.schemas import NO_NUL, Code, Email, Sku
 
@@ -71,7 +71,7 @@ async def place_order(body: OrderCreate, actor: OrderTaker, session: SessionDep,
     return placed
 
 
-@router.get("/orders", dependencies=[KnownParameters])
+@router.get("/orders")
 async def list_orders(
     actor: OrderReader,
     session: SessionDep,
@@ -131,7 +131,7 @@ async def create_pick_list(body: PickListCreate, actor: WarehouseWorker, session
     return await picking.create_pick_list(session, body, actor)
 
 
-@router.get("/pick-lists", dependencies=[KnownParameters])
+@router.get("/pick-lists")
 async def list_pick_lists(
     actor: WarehouseWorker, session: SessionDep,
     warehouse: Annotated[Code | None, Query(description="A warehouse's code: its pick lists only.")] = None,
