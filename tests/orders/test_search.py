@@ -48,6 +48,16 @@ async def test_an_order_is_found_by_phone_however_the_digits_are_spaced(api):
     assert await found(api, "q=600") == []
 
 
+async def test_a_phone_stored_with_its_country_code_is_found_by_the_national_number(api):
+    numbers = await given_customers(api)
+    assert await found(api, f"q={quote('600 000 000')}") == [numbers["ana"]]
+    assert await found(api, "q=5550100") == [numbers["bob"]]
+    assert await found(api, "q=550100") == []  # six digits: too few to stand for a phone's ending
+    # An exact match wins: the endings are looked for only when nothing matched otherwise.
+    other = await place(api, "Eva Mar", "eva@example.com", "600000000")
+    assert await found(api, f"q={quote('600 000 000')}") == [other]
+
+
 async def test_an_order_is_found_by_its_external_reference_in_any_case(api):
     numbers = await given_customers(api)
     assert await found(api, "q=shop-1001") == [numbers["ana"]]
