@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from erp.auth import hash_key
+from erp.background import in_background
 from erp.db import UnitOfWork
 from erp.errors import FieldError, IdempotencyKeyInProgress, IdempotencyKeyReused, InvalidRequest
 
@@ -194,10 +195,5 @@ async def expiry_sweep(engine: AsyncEngine, ttl_hours: float, every_seconds: flo
             except Exception as exc:  # the database may be down for a while; try again next time
                 log.warning("idempotency sweep failed: %s", exc.__class__.__name__)
 
-    task = asyncio.create_task(sweep(), name="idempotency-expiry-sweep")
-    try:
+    async with in_background(sweep(), "idempotency-expiry-sweep"):
         yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task

@@ -16,13 +16,13 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, suppress
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from erp.background import in_background
 from erp.errors import database_unreachable, sqlstate
 
 log = logging.getLogger("erp.standby")
@@ -141,12 +141,5 @@ class Standby:
             await asyncio.sleep(WATCH_SECONDS)
 
 
-@asynccontextmanager
-async def watching(standby: Standby) -> AsyncIterator[None]:
-    task = asyncio.create_task(standby.watch(), name="erp-standby-watch")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+def watching(standby: Standby) -> AbstractAsyncContextManager[None]:
+    return in_background(standby.watch(), "erp-standby-watch")

@@ -25,7 +25,7 @@ import logging
 import random
 import time
 import uuid
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from erp import crypto, metrics
+from erp.background import in_background
 from erp.config import Settings
 from erp.errors import database_unreachable
 from erp.integration import webhooks
@@ -179,10 +180,5 @@ class Worker:
 @asynccontextmanager
 async def running(engine: AsyncEngine, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Any:
     """The worker as a background task for as long as the block runs."""
-    task = asyncio.create_task(Worker(engine, settings, sessions).run(), name="erp-worker")
-    try:
+    async with in_background(Worker(engine, settings, sessions).run(), "erp-worker"):
         yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
