@@ -85,26 +85,14 @@ async def place_order(
 def statements() -> dict[str, HotStatement]:
     """name -> the app's own statement, as the app sends it (`erp.db.HotStatement`: its text and `$n`
     parameters as SQLAlchemy's asyncpg dialect compiles them): `reservable` and `place` for POST /orders;
-    `view` for GET /orders/{number}; `stock` for GET /stock?sku=, built as the route and `paginate` build
-    it (one sku, first page of 50: ORDER BY sku, warehouse LIMIT 51); `availability` for
+    `view` for GET /orders/{number}; `stock` for GET /stock?sku= (`stock.PRODUCT_LEVELS`); `availability` for
     GET /availability/{sku} and POST /availability/check."""
-    from sqlalchemy import bindparam
-
     from erp.inventory import availability, stock
-    from erp.inventory.models import Product, Warehouse
     from erp.orders.placement import PLACE_NOW
     from erp.service.view import CASE_VIEW
 
-    keys = [Product.sku, Warehouse.code]
-    stock_page = (
-        stock.stock_level_query()
-        .where(Product.sku == bindparam("sku"))
-        .add_columns(*(key.label(f"_cursor_{i}") for i, key in enumerate(keys)))
-        .order_by(*keys)
-        .limit(51)
-    )
     return {"reservable": availability.RESERVABLE, "place": PLACE_NOW, "view": CASE_VIEW,
-            "stock": HotStatement(stock_page), "availability": availability.BY_SKU_WITH_SUPPLY}
+            "stock": stock.PRODUCT_LEVELS, "availability": availability.BY_SKU_WITH_SUPPLY}
 
 
 async def _fetch(connection: asyncpg.Connection, statement: str, /, **params: Any) -> list[Any]:
@@ -122,8 +110,9 @@ async def order_view(connection: asyncpg.Connection, number: str) -> Any:
 
 
 async def stock_level(connection: asyncpg.Connection, sku: str) -> list[Any]:
-    """GET /stock?sku=: the stock positions of one product, first page."""
-    return await _fetch(connection, "stock", sku=sku)
+    """GET /stock?sku=: the stock positions of one product, first page of 50."""
+    return await _fetch(connection, "stock", sku=sku, warehouse=None, after_sku=None, after_warehouse=None,
+                        limit=51)
 
 
 async def availability(connection: asyncpg.Connection, skus: Sequence[str]) -> list[Any]:

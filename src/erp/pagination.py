@@ -106,7 +106,12 @@ async def paginate(
     labels = [f"_cursor_{i}" for i in range(len(keys))]
     statement = statement.add_columns(*(key.label(label) for key, label in zip(keys, labels, strict=True)))
     rows = (await session.execute(statement.order_by(*keys).limit(limit + 1))).all()
+    return page_of(rows, limit, lambda row: [row._mapping[label] for label in labels], to_item)
+
+
+def page_of(rows: Sequence[Any], limit: int, key_of: Callable[[Any], list[Any]], to_item: Callable[[Any], T]) -> Page[T]:
+    """The page of `rows`, fetched in key order with one row more than `limit` to tell whether more follow;
+    `key_of(row)`: the row's key values, the next page's cursor."""
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_cursor([rows[-1]._mapping[label] for label in labels]) if more else None
-    return Page[Any](items=[to_item(r) for r in rows], next_cursor=next_cursor)
+    return Page[Any](items=[to_item(r) for r in rows], next_cursor=encode_cursor(key_of(rows[-1])) if more else None)

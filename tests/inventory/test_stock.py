@@ -187,3 +187,24 @@ async def test_reserved_stock_can_be_re_slotted_between_bins_but_not_taken_out_o
     away = await api.as_("warehouse").post("/stock/transfers", {
         "sku": "LAP-1", "from_location": "MAD-1/A-02", "to_location": "BER-1/B-01", "quantity": 1})
     assert (away.status_code, away.json()["code"]) == (409, "insufficient_stock")
+
+
+async def test_one_products_levels_are_the_lists_rows_for_it_with_the_same_filters_and_cursors(api):
+    # GET /stock?sku= is answered by a statement of its own (the service's most frequent stock question).
+    await given_world(api)
+    await given_product(api, "MON-1")
+    await given_stock(api, "LAP-1", "MAD-1/A-01", 10)
+    await given_stock(api, "LAP-1", "BER-1/B-01", 3)
+    everything = (await api.ok("get", "/stock?limit=500"))["items"]
+    laptops = [level for level in everything if level["sku"] == "LAP-1"]
+    assert [(x["warehouse"], x["on_hand"]) for x in laptops] == [("BER-1", 3), ("MAD-1", 10)]
+    assert (await api.ok("get", "/stock?sku=LAP-1")) == {"items": laptops, "next_cursor": None}
+    assert (await api.ok("get", "/stock?sku=LAP-1&warehouse=MAD-1"))["items"] == laptops[1:]
+    assert (await api.ok("get", "/stock?sku=NOPE-1")) == {"items": [], "next_cursor": None}
+    first = await api.ok("get", "/stock?sku=LAP-1&limit=1")
+    second = await api.ok("get", f"/stock?sku=LAP-1&limit=1&cursor={first['next_cursor']}")
+    assert (first["items"], second) == (laptops[:1], {"items": laptops[1:], "next_cursor": None})
+    # A cursor of the whole list goes on from the same place.
+    whole = await api.ok("get", "/stock?limit=1")
+    assert whole["items"][0]["sku"] == "LAP-1"
+    assert (await api.ok("get", f"/stock?sku=LAP-1&cursor={whole['next_cursor']}"))["items"] == laptops[1:]

@@ -158,12 +158,12 @@ async def list_stock(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[StockLevelOut]:
-    query = stock.stock_level_query()
     if sku is not None:
-        query = query.where(Product.sku == sku)
+        return await stock.product_levels(session, sku, warehouse, limit, cursor)
+    query = stock.stock_level_query()
     if warehouse is not None:
         query = query.where(Warehouse.code == warehouse)
-    return await paginate(session, query, [Product.sku, Warehouse.code], limit, cursor, stock.to_stock_level)
+    return await paginate(session, query, stock.LEVEL_KEYS, limit, cursor, stock.to_stock_level)
 
 
 @router.get("/stock/moves", tags=["inventory"])

@@ -3,13 +3,15 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from erp.db import HotStatement
 from erp.inventory.models import Location, LocationBalance, Product, StockMove, Warehouse
 from erp.inventory.models import stock_position as position
 from erp.inventory.schemas import LocationStockOut, MoveOut, StockChangeOut, StockLevelOut
+from erp.pagination import Page, decode_cursor, page_of
 
 
 def stock_level_query() -> Any:
@@ -32,6 +34,30 @@ def stock_level_query() -> Any:
 
 def to_stock_level(row: Any) -> StockLevelOut:
     return StockLevelOut.model_validate(row._mapping)
+
+
+LEVEL_KEYS = (Product.sku, Warehouse.code)
+# One product's levels, the service's most frequent stock question (`GET /stock?sku=`), as one hot statement;
+# the same rows, order and cursors as stock_level_query() paginated by LEVEL_KEYS.
+PRODUCT_LEVELS = HotStatement(text("""
+SELECT p.sku, w.code AS warehouse, s.on_hand, s.reserved, s.available, s.quarantined, s.incoming, s.backordered
+  FROM stock_position s
+  JOIN product p ON p.id = s.product_id
+  JOIN warehouse w ON w.id = s.warehouse_id
+ WHERE p.sku = :sku
+   AND (CAST(:warehouse AS text) IS NULL OR w.code = :warehouse)
+   AND (CAST(:after_sku AS text) IS NULL OR (p.sku, w.code) > (:after_sku, :after_warehouse))
+ ORDER BY p.sku, w.code
+ LIMIT :limit
+"""))
+
+
+async def product_levels(session: AsyncSession, sku: str, warehouse: str | None, limit: int,
+                         cursor: str | None) -> Page[StockLevelOut]:
+    after_sku, after_warehouse = decode_cursor(cursor, LEVEL_KEYS) if cursor else (None, None)
+    rows = await PRODUCT_LEVELS.fetch(session, {"sku": sku, "warehouse": warehouse, "after_sku": after_sku,
+                                                "after_warehouse": after_warehouse, "limit": limit + 1})
+    return page_of(rows, limit, lambda row: [row["sku"], row["warehouse"]], lambda row: StockLevelOut(**row))
 
 
 def location_stock_query() -> Any:
