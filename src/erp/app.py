@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             "Every POST accepts an `Idempotency-Key`; errors are `application/problem+json` with a stable `code`."
         ),
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry hooks look up providers on every request and dependency; /metrics
+        # and the request log are this service's telemetry.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.add_middleware(BodyLimit)  # innermost middleware: before routing, parsing and auth

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
+from erp.auth import SECURITY_SCHEMES
 from erp.errors import (
     PROBLEM_JSON,
     DomainError,
@@ -203,12 +204,15 @@ def document(app: FastAPI) -> dict[str, Any]:
 
     contexts = [c for c in iter_route_contexts(app.routes)
                 if isinstance(c.original_route, APIRoute) and c.original_route.include_in_schema]
+    schema["components"]["securitySchemes"] = SECURITY_SCHEMES
     for context in contexts:
         route: APIRoute = context.original_route  # type: ignore[assignment]
         path = context.path_format or ""
         replayable = path.startswith(API_PREFIX) and not policy_of(route.endpoint).read_only
         for method in context.methods or ():
             operation = schema["paths"][path][method.lower()]
+            if _roles(route.dependant) is not None:
+                operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
             responses = operation["responses"]
             codes = _derived(context)
             for status, declared in route.responses.items():
