@@ -177,15 +177,34 @@ async def run(request: Request, uow: UnitOfWork, handler: Callable[[Request], Aw
 
 
 class DomainRouter(APIRouter):
-    """A domain's routes. FastAPI tries each included router's routes in turn, one regex each, until one
-    matches; a router none of whose paths can match the request (their first segment is not in it) says
-    so at once, so a request costs the routes of its own domain, not every route before it."""
+    """A domain's routes. FastAPI tries each included router in turn, and asks the router it picks to match
+    the request twice (once to pick it, once to dispatch, each time through several calls per route). So a
+    router answers the first question itself, at the cost of a regex per route: none of its paths can match
+    (their first segment is not in the request's: at once), or a route matches path and method (FULL);
+    anything else (a 405 in the making, HEAD) is FastAPI's own answer."""
+
+    prefix_in_app: str | None = None  # known when included by include_in(); else FastAPI matches on its own
+
+    def include_in(self, app: Any, prefix: str) -> None:
+        self.prefix_in_app = prefix
+        app.include_router(self, prefix=prefix)
 
     def matches(self, scope: Any) -> Any:
         segments = self._first_segments()
         if segments is not None and segments.isdisjoint(scope["path"].split("/")):
             return Match.NONE, {}
-        return super().matches(scope)
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):]
+        if self.prefix_in_app is None or scope["type"] != "http" or not path.startswith(self.prefix_in_app):
+            return super().matches(scope)
+        path, method = path[len(self.prefix_in_app):], scope["method"]
+        for route in self.routes:
+            if route.path_regex.match(path):  # type: ignore[attr-defined]
+                if method in route.methods:  # type: ignore[attr-defined]
+                    return Match.FULL, {}
+                return super().matches(scope)
+        return Match.NONE, {}
 
     def _first_segments(self) -> frozenset[str] | None:
         """The literal first segment of every route's path; None when one starts with a parameter."""
@@ -198,5 +217,5 @@ class DomainRouter(APIRouter):
         return cached[1]
 
 
-def router(**kwargs: Any) -> APIRouter:
+def router(**kwargs: Any) -> DomainRouter:
     return DomainRouter(route_class=TransactionalRoute, **kwargs)
