@@ -54,6 +54,9 @@ class Observed:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.templates: dict[int, str] = {}  # a route (as routing hands it over) -> its full path template
+        # (method, template, status) -> its counter and histogram: labels() takes a lock and checks its
+        # arguments on every call. Bounded like the series themselves (routes x methods x statuses).
+        self.series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def template(self, scope: Scope) -> str:
         route = scope.get("route")
@@ -81,10 +84,12 @@ class Observed:
             await self.app(scope, receive, watch)
         finally:
             IN_FLIGHT.dec()
-            route = self.template(scope)
-            method = scope["method"]
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            key = (scope["method"], self.template(scope), status)
+            series = self.series.get(key)
+            if series is None:
+                series = self.series[key] = (REQUESTS.labels(key[0], key[1], str(status)), LATENCY.labels(*key[:2]))
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)
 
 
 class _Pool(Collector):

@@ -18,5 +18,6 @@ async def order_case(session: AsyncSession, number: str, touch_threshold: int) -
     if replaces:
         words.append(f"Replacement for {replaces}.")
     words += [r.status_text[0].upper() + r.status_text[1:] + "." for r in [*returns, *repairs]]
-    return OrderCaseOut(**{**order.model_dump(), "status_text": " ".join(words)}, returns=returns, repairs=repairs,
-                        replacement_for=replaces)
+    # Every part was validated as it was built: constructed, not dumped and validated again.
+    return OrderCaseOut.model_construct(**{**order.__dict__, "status_text": " ".join(words)}, returns=returns,
+                                        repairs=repairs, replacement_for=replaces)
