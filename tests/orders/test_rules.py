@@ -5,7 +5,8 @@ from datetime import date
 
 from erp.inventory.availability import Availability, Supply, WarehouseStock, queue_promises
 from erp.orders.picking import choose_bins
-from erp.orders.status import LineState, order_status
+from erp.orders.status import LineState, order_status, status_text
+from erp.returns.status import ReturnCounts, return_text
 
 TODAY = date(2026, 11, 25)
 MAD = dict(warehouse_id=1, code="MAD-1", priority=10, handling_days=1)
@@ -100,3 +101,31 @@ def test_demand_beyond_all_supply_falls_back_to_the_lead_time_or_cannot_be_promi
     assert second.date == date(2026, 12, 16)
     (nothing,) = queue_promises(waiting_for(0), [1], TODAY)
     assert (nothing.date, nothing.basis) == (None, "cannot_promise")
+
+
+# --- the status in words ------------------------------------------------------------------------------
+
+
+def test_the_status_in_words_counts_items_as_a_rep_says_them():
+    one = [LineState(quantity=1, cancelled=0, backordered=0, reserved=1, picked=0, packed=0, shipped=0)]
+    three = [LineState(quantity=3, cancelled=0, backordered=0, reserved=3, picked=0, packed=0, shipped=0)]
+    promised = date(2026, 11, 26)
+    assert status_text("confirmed", promised, "in stock at MAD-1", one).startswith("Confirmed: the item is reserved;")
+    assert status_text("confirmed", promised, "x", three).startswith("Confirmed: all 3 items are reserved;")
+    assert status_text("shipped", None, "", one) == "Shipped: the item is with the carrier."
+    assert status_text("delivered", None, "", three) == "Delivered: all 3 items reached the customer."
+    waiting = [LineState(quantity=1, cancelled=0, backordered=1, reserved=0, picked=0, packed=0, shipped=0)]
+    assert status_text("backordered", promised, "PO-1", waiting).startswith("Backordered: the item is waiting")
+    partly = [*waiting, *three]
+    assert status_text("backordered", promised, "PO-1", partly).startswith("Backordered: 1 of 4 items is waiting")
+    shipped_one = [LineState(quantity=3, cancelled=0, backordered=0, reserved=2, picked=1, packed=1, shipped=1)]
+    assert status_text("partially_shipped", promised, "x", shipped_one).startswith(
+        "Partially shipped: 1 of 3 items is with the carrier;")
+
+
+def test_a_returns_words_count_units_as_a_rep_says_them():
+    one = ReturnCounts(authorized=1, received=0, inspected=0)
+    assert return_text("RMA-1", "authorized", one, {}, None, None) == "RMA-1 authorized for 1 unit, waiting for the goods"
+    two = ReturnCounts(authorized=2, received=1, inspected=1)
+    assert return_text("RMA-1", "inspected", two, {"restocked": 1}, None, None) == (
+        "RMA-1 inspected: 1 restocked; 1 more unit expected")

@@ -56,6 +56,15 @@ def line_state_text(line: LineState) -> str:
     return ", ".join(parts)
 
 
+def _every(units: int) -> str:
+    """How a rep says all of an order's units: "the item" or "all 3 items"."""
+    return "the item" if units == 1 else f"all {units} items"
+
+
+def _be(count: int) -> str:
+    return "is" if count == 1 else "are"
+
+
 def status_text(status: str, promised: date | None, reason: str, lines: Sequence[LineState]) -> str:
     units = sum(line.active for line in lines)
     when = f"promised for {promised.isoformat()} ({reason})" if promised else f"not yet promised: {reason}"
@@ -63,18 +72,19 @@ def status_text(status: str, promised: date | None, reason: str, lines: Sequence
         case "cancelled":
             return "Cancelled: nothing will ship."
         case "delivered":
-            return f"Delivered: all {units} items reached the customer."
+            return f"Delivered: {_every(units)} reached the customer."
         case "shipped":
-            return f"Shipped: all {units} items are with the carrier."
+            return f"Shipped: {_every(units)} {_be(units)} with the carrier."
         case "partially_shipped":
             shipped = sum(line.shipped for line in lines)
-            return f"Partially shipped: {shipped} of {units} items are with the carrier; the rest is {when}."
+            return f"Partially shipped: {shipped} of {units} items {_be(shipped)} with the carrier; the rest is {when}."
         case "backordered":
             waiting = sum(line.backordered for line in lines)
-            return f"Backordered: {waiting} of {units} items are waiting for supply; the order is {when}."
+            which = _every(units) if waiting == units else f"{waiting} of {units} items"
+            return f"Backordered: {which} {_be(waiting)} waiting for supply; the order is {when}."
         case "packed":
-            return f"Packed: all {units} items are verified and packed, ready to ship; {when}."
+            return f"Packed: {_every(units)} {_be(units)} verified and packed, ready to ship; {when}."
         case "picking":
             return f"Being picked in the warehouse; {when}."
         case _:
-            return f"Confirmed: all {units} items are reserved; {when}."
+            return f"Confirmed: {_every(units)} {_be(units)} reserved; {when}."

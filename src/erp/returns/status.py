@@ -74,21 +74,26 @@ def return_status(current: str, counts: ReturnCounts, done: bool) -> str:
     return "inspected"
 
 
+def _units(count: int) -> str:
+    return f"{count} unit{'s' if count != 1 else ''}"
+
+
 def return_text(number: str, status: str, counts: ReturnCounts, dispositions: dict[str, int],
                 refund_left: Decimal | None, currency: str | None) -> str:
     """The return's state in words, as a rep reads it out."""
     match status:
         case "authorized":
-            return f"{number} authorized for {counts.authorized} units, waiting for the goods"
+            return f"{number} authorized for {_units(counts.authorized)}, waiting for the goods"
         case "received":
             waiting = counts.received - counts.inspected
-            return (f"{number} received ({counts.received} of {counts.authorized} units), "
+            return (f"{number} received ({counts.received} of {_units(counts.authorized)}), "
                     f"{waiting} awaiting inspection")
         case "inspected" | "resolved":
             done = ", ".join(f"{n} {what}" for what, n in dispositions.items() if n)
             text = f"{number} {status}: {done}" if done else f"{number} {status}"
             if status == "inspected" and counts.received < counts.authorized:
-                text += f"; {counts.authorized - counts.received} more units expected"
+                more = counts.authorized - counts.received
+                text += f"; {more} more unit{'s' if more != 1 else ''} expected"
             if refund_left is not None and refund_left > 0:
                 text += f"; {format(refund_left.normalize(), 'f')} {currency or ''} still to refund".replace("  ", " ")
             return text
