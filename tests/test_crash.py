@@ -34,3 +34,27 @@ async def test_a_database_shutting_down_starting_up_or_out_of_connections_is_503
     assert response.status_code == 503
     assert b'"database_unavailable"' in response.body
     assert response.headers["retry-after"] == "1"
+
+
+@pytest.mark.parametrize("autocommit", [True, False])
+async def test_a_hot_statement_that_cannot_connect_fails_as_a_session_would(server_url, autocommit):
+    """A hot read takes its own pooled connection (`HotStatement` outside a transaction); a connection that
+    cannot be made must raise SQLAlchemy's error, as a session's does, so that the error handlers map a server
+    shutting down (57P01) or starting up (57P03) to 503, not the driver's own exception to a 500. Found in
+    tests/test_scaleout.py's failover, as a 500 while the primary was shutting down."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from erp.db import HotStatement, create_engine, sessionmaker
+    from tests.conftest import _with_database, test_settings
+
+    engine = create_engine(_with_database(server_url, "erp_no_such_database"), test_settings())
+    if autocommit:
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        async with sessionmaker(engine)() as session:
+            with pytest.raises(DBAPIError) as raised:
+                await HotStatement(text("SELECT 1 AS one")).fetch(session, {})
+        assert "erp_no_such_database" in str(raised.value.orig)
+    finally:
+        await engine.dispose()

@@ -211,12 +211,19 @@ class HotStatement:
             raise error from exc
 
     async def _fetch_alone(self, engine: AsyncEngine, params: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
-        pooled = await engine.raw_connection()
+        dialect = engine.dialect
+        try:
+            pooled = await engine.raw_connection()
+        except dialect.loaded_dbapi.Error as error:
+            # A connection that cannot be made fails as a session's would: SQLAlchemy's DBAPIError, so a server
+            # shutting down or starting up is 503, never an unmapped driver error (a 500).
+            raise DBAPIError.instance(None, None, error, dialect.loaded_dbapi.Error, dialect=dialect,
+                                      connection_invalidated=dialect.is_disconnect(error, None, None)) from error
         arguments = self.arguments(params)
         try:
             return await pooled.driver_connection.fetch(self.sql, *arguments)  # type: ignore[union-attr]
         except Exception as exc:
-            error, lost = _as_sqlalchemy_error(engine.dialect, pooled, exc, self.sql, arguments)
+            error, lost = _as_sqlalchemy_error(dialect, pooled, exc, self.sql, arguments)
             if lost:
                 await greenlet_spawn(pooled.invalidate, exc)
             raise error from exc
