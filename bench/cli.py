@@ -359,6 +359,9 @@ class Bench:
             app = run("app", key, "app", args.clients)
             figures["throughput"] = app.get("throughput")
             floor("app", app, "floor (asyncpg, same SQL)", key, args.clients)
+            if key == "W1":  # the floor's shape before group commit, for comparison with earlier runs
+                floor("app against orders alone", app, "floor, each order alone", key, args.clients,
+                      grouped=False)
             target_key = key
         elif key == "W3":
             app = run("app", "W3", "app", args.clients, catalogue=self.w3_catalogue())

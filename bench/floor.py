@@ -18,8 +18,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+from sqlalchemy.exc import DBAPIError
 
 from erp.db import HotStatement
+from erp.errors import sqlstate
 from erp.inventory.reservations import ORDER_LINE, SHORT, Claim, claim_params
 
 PROMISED = date.today() + timedelta(days=1)
@@ -55,24 +57,53 @@ def allocate(lines: Sequence[tuple[str, int]], rows: Sequence[Any]) -> list[tupl
     return plan
 
 
+class Grouped:
+    """Orders placed together as the app places them (`erp.db.GroupCommit` with `placement.PLACE_NOW`, on
+    an engine of the floor's own in autocommit): one transaction for the orders that come while a group is
+    in flight."""
+
+    def __init__(self, dsn: str, connections: int) -> None:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        from erp.db import GroupCommit, async_url
+
+        self.engine = create_async_engine(async_url(dsn), isolation_level="AUTOCOMMIT", pool_size=connections,
+                                          max_overflow=0, connect_args={"server_settings": {
+                                              "application_name": "bench-floor"}})
+        self.group = GroupCommit(statements()["place"])
+
+    async def place(self, params: dict[str, Any], locks: list[tuple[int, ...]]) -> Any:
+        return await self.group.send(self.engine, params, locks)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
 async def place_order(
-    connection: asyncpg.Connection, lines: Sequence[tuple[str, int]], name: str, email: str
+    connection: asyncpg.Connection, lines: Sequence[tuple[str, int]], name: str, email: str,
+    grouped: Grouped | None = None,
 ) -> tuple[str, int]:
-    """One order, as the app places an order all in stock; returns (number, units reserved)."""
+    """One order, as the app places an order all in stock; returns (number, units reserved). With
+    `grouped`, the placing statement goes in a group, as the app's does; without, alone on `connection`."""
     rows = await _fetch(connection, "reservable", skus=[sku for sku, _ in lines])
     plan = allocate(lines, rows)
     count = len(plan)
+    claims = [Claim(*claim) for claim in plan]
+    params = dict(
+        channel="api", status="confirmed", name=name, email=email, phone=None,
+        ship_to=None, external_ref=None, allow_backorder=True, currency=None, actor="bench",
+        line_nos=[n for _, _, _, n, _ in plan], products=[p for p, *_ in plan], quantities=[q for *_, q in plan],
+        unit_prices=[None] * count, backordered=[0] * count, backorder_warehouses=[None] * count,
+        dates=[PROMISED] * count, bases=["in_stock"] * count, reasons=["in stock at BM-1"] * count, event="{}",
+        **claim_params(ORDER_LINE, claims),
+    )
     try:
-        placed = (await _fetch(
-            connection, "place", channel="api", status="confirmed", name=name, email=email, phone=None,
-            ship_to=None, external_ref=None, allow_backorder=True, currency=None, actor="bench",
-            line_nos=[n for _, _, _, n, _ in plan], products=[p for p, *_ in plan], quantities=[q for *_, q in plan],
-            unit_prices=[None] * count, backordered=[0] * count, backorder_warehouses=[None] * count,
-            dates=[PROMISED] * count, bases=["in_stock"] * count, reasons=["in stock at BM-1"] * count, event="{}",
-            **claim_params(ORDER_LINE, [Claim(*claim) for claim in plan]),
-        ))[0]
-    except asyncpg.PostgresError as exc:
-        if exc.sqlstate == SHORT:
+        if grouped is None:
+            placed = (await _fetch(connection, "place", **params))[0]
+        else:
+            placed = await grouped.place(params, [(c.product_id, c.priority, c.warehouse_id) for c in claims])
+    except (asyncpg.PostgresError, DBAPIError) as exc:
+        if (exc.sqlstate if isinstance(exc, asyncpg.PostgresError) else sqlstate(exc)) == SHORT:
             raise Short("a concurrent order took the stock") from exc
         raise
     return placed["number"], sum(q for *_, q in plan)

@@ -23,7 +23,8 @@ from bench.workloads import Catalogue
 
 # The floor's connections at most: more clients than this share them (W5's 1,000 clients), since the
 # server allows 300 connections and the service's pool holds some.
-FLOOR_POOL = 250
+FLOOR_POOL = 230
+GROUP_CONNECTIONS = 20  # the floor's groups, as one worker of the app's default pool
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Phase:
     seed: int = 1
     cpu_roots: dict[str, int | None] = field(default_factory=dict)
     balance: bool = True  # spread connections evenly over the service's workers (see balance.py)
+    grouped: bool = True  # the floor places orders in groups, as the app does (floor.Grouped)
 
 
 def percentile(ordered: Any, p: float) -> float | None:
@@ -212,6 +214,7 @@ class Runner:
         self.lag = LagMonitor()
         self.spread: dict[str, Any] = {}
         self.floor_pool: asyncio.Queue[Any] | None = None
+        self.floor_grouped: Any = None  # floor.Grouped
 
     def in_window(self, finished: float) -> bool:
         return self.window_start <= finished <= self.window_end
@@ -313,7 +316,7 @@ class Runner:
 
         if call.kind == "order":
             try:
-                _, units = await floor.place_order(connection, *call.args)
+                _, units = await floor.place_order(connection, *call.args, grouped=self.floor_grouped)
             except floor.Short:
                 return "refused insufficient_stock", False, 0
             return "committed", True, units
@@ -389,6 +392,8 @@ class Runner:
 
             floor.statements()  # compiled before the window
             opened_floor = await self.open_floor(min(phase.clients, FLOOR_POOL))
+            if phase.grouped:
+                self.floor_grouped = floor.Grouped(phase.dsn, GROUP_CONNECTIONS)
             if phase.clients > FLOOR_POOL:
                 self.floor_pool = asyncio.Queue()
                 for connection in opened_floor:
@@ -438,6 +443,8 @@ class Runner:
         if phase.target == "floor":
             for connection in opened_floor:
                 await connection.close(timeout=5)
+            if self.floor_grouped is not None:
+                await self.floor_grouped.close()
         lags = sorted(self.lag.lags)
         summary = self.stats.summary(seconds)
         summary.update(

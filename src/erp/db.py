@@ -4,8 +4,11 @@ Sessions are SQLAlchemy's own AsyncSession: the services speak SQL (`execute`), 
 warns on every `execute` call, a measurable cost on the hot path.
 """
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +29,7 @@ from sqlalchemy.util import greenlet_spawn
 from erp.bus import Bus
 from erp.config import Settings
 from erp.errors import AlreadyExists, NotFound
+from erp.metrics import GROUPED
 
 log = logging.getLogger("erp.db")
 
@@ -211,25 +215,7 @@ class HotStatement:
             raise error from exc
 
     async def _fetch_alone(self, engine: AsyncEngine, params: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
-        dialect = engine.dialect
-        try:
-            pooled = await engine.raw_connection()
-        except dialect.loaded_dbapi.Error as error:
-            # A connection that cannot be made fails as a session's would: SQLAlchemy's DBAPIError, so a server
-            # shutting down or starting up is 503, never an unmapped driver error (a 500).
-            raise DBAPIError.instance(None, None, error, dialect.loaded_dbapi.Error, dialect=dialect,
-                                      connection_invalidated=dialect.is_disconnect(error, None, None)) from error
-        arguments = self.arguments(params)
-        try:
-            return await pooled.driver_connection.fetch(self.sql, *arguments)  # type: ignore[union-attr]
-        except Exception as exc:
-            error, lost = _as_sqlalchemy_error(dialect, pooled, exc, self.sql, arguments)
-            if lost:
-                await greenlet_spawn(pooled.invalidate, exc)
-            raise error from exc
-        finally:
-            # Back to the pool, or closed when lost; in a greenlet, where the pool may close a connection.
-            await greenlet_spawn(pooled.close)
+        return await _on_own_connection(engine, self.sql, [self.arguments(params)], many=False)
 
     async def first_or_404(self, session: AsyncSession, params: Mapping[str, Any], *,
                            missing: str) -> Mapping[str, Any]:
@@ -237,6 +223,155 @@ class HotStatement:
         if not rows:
             raise NotFound(missing)
         return rows[0]
+
+
+class GroupCommit:
+    """One hot statement that commits on its own, sent for concurrent callers together: one round trip, one
+    transaction and one commit for a group, so a hot row's lock is taken and given back once per group,
+    not once per caller. (PostgreSQL's own group commit shares a WAL flush but cannot share a row lock: each
+    caller's statement waits for the one before it to commit. Here they commit together.)
+
+    A caller that finds no group in flight goes at once, alone (as `HotStatement.fetch` in autocommit);
+    callers that come while a group is in flight wait for it and go together in the next (at most `limit`
+    in one). Each caller names the rows its statement locks, in the global lock order: a group takes a
+    caller only if every row it locks that the group has not locked yet comes after every row the group
+    has, so a group, like one statement, takes its locks in that order and cannot deadlock with another
+    group or statement; a caller that does not fit goes in another group, sent beside it. A group is
+    atomic (asyncpg's `fetchmany`: one implicit transaction). When PostgreSQL refuses it (a shortfall, a
+    duplicate, a deadlock), nothing of it was committed and each caller runs again alone, to get its own
+    answer. When the connection is lost, every caller gets that error, as a caller alone would: whether
+    the group committed is then unknown to all of them."""
+
+    def __init__(self, statement: HotStatement, limit: int = 100) -> None:
+        self.statement = statement
+        self.limit = limit
+        self._queues: weakref.WeakKeyDictionary[Any, _Queue] = weakref.WeakKeyDictionary()
+
+    async def fetch(self, session: AsyncSession, params: Mapping[str, Any],
+                    locks: Sequence[tuple[int, ...]]) -> Mapping[str, Any]:
+        """The statement's one row for `params` (locking `locks`). In a session with a transaction or
+        without autocommit, the statement runs there, alone."""
+        engine = session.bind
+        if session.in_transaction() or not _autocommits(engine):
+            return (await self.statement.fetch(session, params))[0]
+        return await self.send(engine, params, locks)
+
+    async def send(self, engine: AsyncEngine, params: Mapping[str, Any],
+                   locks: Sequence[tuple[int, ...]]) -> Mapping[str, Any]:
+        """The statement's one row for `params`, in a group on connections of `engine` (in autocommit)."""
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(engine.sync_engine)
+        if queue is None or queue.loop is not loop:
+            queue = self._queues[engine.sync_engine] = _Queue(loop)
+        caller = _Caller(self.statement.arguments(params), tuple(sorted(set(locks))),
+                         loop.create_future())
+        queue.waiting.append(caller)
+        if queue.sender is None or queue.sender.done():
+            queue.sender = asyncio.create_task(self._send(engine, queue))
+        row = await caller.answer
+        if row is _AGAIN:
+            return (await self.statement._fetch_alone(engine, params))[0]
+        return row
+
+    async def _send(self, engine: AsyncEngine, queue: "_Queue") -> None:
+        try:
+            while queue.waiting:
+                callers, queue.waiting = queue.waiting, []
+                await asyncio.gather(*(self._send_group(engine, group) for group in groups(callers, self.limit)))
+        finally:
+            for caller in queue.waiting:  # only when cancelled (the loop shutting down)
+                if not caller.answer.done():
+                    caller.answer.cancel()
+
+    async def _send_group(self, engine: AsyncEngine, group: list["_Caller"]) -> None:
+        GROUPED.observe(len(group))
+        try:
+            rows = await _on_own_connection(engine, self.statement.sql, [c.arguments for c in group],
+                                            many=len(group) > 1)
+        except DBAPIError as error:
+            # PostgreSQL refused the group (its error, the connection fine): none of it was committed.
+            refused = (len(group) > 1 and isinstance(error.__cause__, asyncpg.PostgresError)
+                       and not error.connection_invalidated)
+            for caller in group:
+                if not caller.answer.done():
+                    if refused:
+                        caller.answer.set_result(_AGAIN)
+                    else:
+                        caller.answer.set_exception(error)
+            return
+        except Exception as error:
+            for caller in group:
+                if not caller.answer.done():
+                    caller.answer.set_exception(error)
+            return
+        except BaseException:
+            for caller in group:
+                caller.answer.cancel()
+            raise
+        for caller, row in zip(group, rows, strict=True):
+            if not caller.answer.done():
+                caller.answer.set_result(row)
+
+
+_AGAIN: Any = object()  # a group PostgreSQL refused: run again alone
+
+
+@dataclass(slots=True)
+class _Caller:
+    arguments: list[Any]
+    locks: tuple[tuple[int, ...], ...]
+    answer: "asyncio.Future[Any]"
+
+
+@dataclass(slots=True)
+class _Queue:
+    loop: asyncio.AbstractEventLoop
+    waiting: list[_Caller] = field(default_factory=list)
+    sender: "asyncio.Task[None] | None" = None
+
+
+def groups(callers: list[_Caller], limit: int) -> list[list[_Caller]]:
+    """The callers in groups of at most `limit`, each taking its locks in the global order: a caller joins
+    the first group where every lock it adds comes after the group's last; else it starts a group."""
+    open_groups: list[tuple[list[_Caller], set[tuple[int, ...]], list[tuple[int, ...]]]] = []
+    for caller in sorted(callers, key=lambda c: c.locks):
+        for members, held, last in open_groups:
+            if len(members) < limit and all(lock in held or lock > last[0] for lock in caller.locks):
+                members.append(caller)
+                held.update(caller.locks)
+                last[0] = max(last[0], *caller.locks) if caller.locks else last[0]
+                break
+        else:
+            open_groups.append(([caller], set(caller.locks), [max(caller.locks, default=())]))
+    return [members for members, _, _ in open_groups]
+
+
+async def _on_own_connection(engine: AsyncEngine, sql: str, arguments: list[list[Any]], *,
+                             many: bool) -> Sequence[Mapping[str, Any]]:
+    """`sql` on a connection of the engine's pool taken for it alone and given back at once: `fetch` with
+    the one list of `arguments`, or with `many`, asyncpg's `fetchmany` with each (one round trip, one
+    implicit transaction: all or nothing). Errors are SQLAlchemy's, a lost connection invalidated."""
+    dialect = engine.dialect
+    try:
+        pooled = await engine.raw_connection()
+    except dialect.loaded_dbapi.Error as error:
+        # A connection that cannot be made fails as a session's would: SQLAlchemy's DBAPIError, so a server
+        # shutting down or starting up is 503, never an unmapped driver error (a 500).
+        raise DBAPIError.instance(None, None, error, dialect.loaded_dbapi.Error, dialect=dialect,
+                                  connection_invalidated=dialect.is_disconnect(error, None, None)) from error
+    driver = pooled.driver_connection
+    try:
+        if many:
+            return await driver.fetchmany(sql, arguments)  # type: ignore[union-attr]
+        return await driver.fetch(sql, *arguments[0])  # type: ignore[union-attr]
+    except Exception as exc:
+        error, lost = _as_sqlalchemy_error(dialect, pooled, exc, sql, arguments if many else arguments[0])
+        if lost:
+            await greenlet_spawn(pooled.invalidate, exc)
+        raise error from exc
+    finally:
+        # Back to the pool, or closed when lost; in a greenlet, where the pool may close a connection.
+        await greenlet_spawn(pooled.close)
 
 
 def _autocommits(engine: AsyncEngine | None) -> bool:

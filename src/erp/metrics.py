@@ -1,7 +1,7 @@
 """Operational metrics in Prometheus' text format at `GET /metrics` (prometheus_client).
 
 Requests and their latency per route template, the connection pool (in use, waiting), the outbox lag
-(age of the oldest event not yet delivered to a webhook), webhook deliveries by outcome, holds expired.
+(age of the oldest event not yet delivered to a webhook), webhook deliveries by outcome, holds expired, orders placed together (`db.GroupCommit`).
 Counters are per process: with several workers, scrape each (or run one) as Prometheus does.
 
 Open without a key from the machine itself (127.0.0.1, ::1); `ERP_METRICS_PUBLIC=true` opens it to
@@ -37,6 +37,8 @@ LATENCY = Histogram("erp_request_seconds", "Time to answer an HTTP request", ["m
                     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5))
 DELIVERIES = Counter("erp_webhook_deliveries", "Webhook delivery attempts by outcome", ["outcome"],
                      registry=REGISTRY)
+GROUPED = Histogram("erp_group_commit_size", "Orders placed together in one transaction (1: alone)",
+                    registry=REGISTRY, buckets=(1, 2, 4, 8, 16, 32, 64, 100))
 HOLDS_EXPIRED = Counter("erp_holds_expired", "Holds released because they expired", registry=REGISTRY)
 
 OUTBOX_LAG = text(

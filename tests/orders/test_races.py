@@ -1,6 +1,7 @@
 """Races with real concurrent clients: the service in its own process, many HTTP connections at once."""
 
 import asyncio
+import os
 import random
 
 import httpx
@@ -45,6 +46,16 @@ async def test_sell_out_300_clients_for_100_units_exactly_100_reserved(live, dat
     level = await stock_of(live, "HOT-1", "MAD-1")
     assert (level["on_hand"], level["reserved"], level["available"]) == (100, 100, 0)
     await assert_invariants(database_url)
+    if not os.environ.get("ERP_TEST_POOLER"):  # behind pgbouncer every order takes the transactional path
+        sent, groups = await group_commits(live)
+        assert sent > groups > 0, "orders that came together were placed together (db.GroupCommit)"
+
+
+async def group_commits(live: Api) -> tuple[float, float]:
+    """(orders, groups) the service placed through db.GroupCommit, from its /metrics."""
+    metrics = (await live.client.get(live.client.base_url.copy_with(path="/metrics"))).text
+    found = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line.startswith("erp_group_commit_size_"))
+    return float(found["erp_group_commit_size_sum"]), float(found["erp_group_commit_size_count"])
 
 
 async def test_orders_for_the_same_products_in_opposite_line_order_never_deadlock(live, database_url):

@@ -5,7 +5,8 @@ round trips and no BEGIN or COMMIT: a read of availability, then one statement i
 inserts order, lines and event and, last, makes every reservation (`reservations.reserve_call`: one
 conditional update per product and warehouse, in the global lock order, all or nothing, raising when
 stock fell short so that PostgreSQL undoes the whole statement). Row locks last from the reservation to
-that statement's own commit. Anything else (a lost race, a backorder, a claimed Idempotency-Key, a hold)
+that statement's own commit. Orders that come while one is in flight are sent together in one
+transaction (`PLACING`, a `db.GroupCommit`): a hot row is locked once per group. Anything else (a lost race, a backorder, a claimed Idempotency-Key, a hold)
 runs in the request's transaction, where the same statement answers false instead and the order is
 re-planned under locks. The answer is built from what is known, without reading the order back.
 """
@@ -20,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from erp.auth import Principal
-from erp.db import HotStatement
+from erp.db import GroupCommit, HotStatement
 from erp.errors import AlreadyExists, InsufficientStock, InvalidRequest, sqlstate
 from erp.inventory import availability, ledger, reservations
 from erp.inventory.reservations import ORDER_LINE, Claim, reserve_call
@@ -67,6 +68,9 @@ _NEW_LINES = ("ARRAY(SELECT l.id FROM unnest(CAST(:r_owners AS int[])) WITH ORDI
 INSERT_ORDER = HotStatement(text(PLACE.format(reserve=reserve_call(owners=_NEW_LINES))))
 # On its own, in autocommit: a shortfall raises reservations.SHORT and nothing of it remains.
 PLACE_NOW = HotStatement(text(PLACE.format(reserve=reserve_call(owners=_NEW_LINES, or_raise=True))))
+# Orders placed at the same moment go together, one transaction for all (issue 13: one hot row's lock
+# taken once per group, not once per order).
+PLACING = GroupCommit(PLACE_NOW)
 EXISTING_REF = text("SELECT number FROM sales_order WHERE channel = :c AND external_ref = :r")
 RECORD_PLAN = text(
     "UPDATE order_line SET backordered = :b, backordered_at_placement = :b, backorder_warehouse_id = :w,"
@@ -183,8 +187,10 @@ async def _place_now(autocommit: async_sessionmaker[AsyncSession], data: OrderCr
         plan = Plan(stock, allocations, today)
         event = {"lines": [{"sku": sku, "quantity": line.quantity}
                            for sku, line in zip(skus, data.lines, strict=True)]}
+        claims = plan.claims()
         try:
-            created = await _insert(session, data, actor, plan, event, plan.claims(), statement=PLACE_NOW)
+            created = Created(**await PLACING.fetch(session, _insert_params(data, actor, plan, event, claims),
+                                                    [(c.product_id, c.priority, c.warehouse_id) for c in claims]))
         except DBAPIError as exc:
             if sqlstate(exc) == reservations.SHORT:
                 return None
@@ -235,9 +241,14 @@ class Created(NamedTuple):
 
 
 async def _insert(session: AsyncSession, data: OrderCreate, actor: Principal, plan: "Plan", event: dict[str, Any],
-                  claims: list[Claim], statement: HotStatement = INSERT_ORDER) -> Created:
+                  claims: list[Claim]) -> Created:
     """The one statement: the order, its lines, its event and, last, the reservations of `claims`."""
-    row = (await statement.fetch(session, {
+    return Created(**(await INSERT_ORDER.fetch(session, _insert_params(data, actor, plan, event, claims)))[0])
+
+
+def _insert_params(data: OrderCreate, actor: Principal, plan: "Plan", event: dict[str, Any],
+                   claims: list[Claim]) -> dict[str, Any]:
+    return {
         "channel": data.channel, "status": plan.status, "name": data.customer.name,
         "email": data.customer.email.lower(), "phone": data.customer.phone,
         "ship_to": data.ship_to.model_dump_json() if data.ship_to else None,
@@ -250,8 +261,7 @@ async def _insert(session: AsyncSession, data: OrderCreate, actor: Principal, pl
         "dates": [p.date for p in plan.promises], "bases": [p.basis for p in plan.promises],
         "reasons": [p.reason[:300] for p in plan.promises], "event": json.dumps(event),
         **reservations.claim_params(ORDER_LINE, claims),
-    }))[0]
-    return Created(**row)
+    }
 
 
 async def _plan_locked(
