@@ -1,5 +1,7 @@
 """create_app(): routers, error handlers, the database engine's lifespan, and the OpenAPI document."""
 
+import functools
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any, Literal
@@ -49,6 +51,18 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
+@functools.cache
+def tune_garbage_collector() -> None:
+    """Once per process, when the app has started: the objects alive now (modules, routes, schemas, compiled
+    statements) live as long as the process, so the cyclic garbage collector stops scanning them
+    (`gc.freeze`), and it runs after 10,000 new container objects rather than 700. Under load it took 18 %
+    of a worker's CPU (py-spy, W2); with both, an order costs 0.80 ms of app CPU instead of 1.08, resident
+    memory unchanged (issue 13). gc.freeze came to CPython 3.7 from Instagram, for long-lived servers."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     settings = settings or get_settings()
     erp_logging.configure(settings.log_level)
@@ -71,6 +85,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             read_engine = create_engine(settings.read_database_url, settings, application_name="erp-read")
             reads = read_engine if autocommit is engine else read_engine.execution_options(isolation_level="AUTOCOMMIT")
             app.state.standby = Standby(read_engine, sessionmaker(reads, bus), autocommit, settings.read_max_lag_seconds)
+        tune_garbage_collector()
         try:
             async with (idempotency.expiry_sweep(engine, settings.idempotency_ttl_hours),
                         dispatcher.running(engine, settings, app.state.sessionmaker) if settings.worker_in_serve
