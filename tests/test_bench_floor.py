@@ -12,20 +12,26 @@ def _dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-async def test_the_floor_places_an_order_the_app_serves_and_loses_a_shortfall_whole(api, database_url):
+@pytest.mark.parametrize("grouped", [False, True])
+async def test_the_floor_places_an_order_the_app_serves_and_loses_a_shortfall_whole(api, database_url, grouped):
     await given_warehouse(api, "BM-1")
     await given_product(api, "FL-1")
     await given_product(api, "FL-2")
     await given_stock(api, "FL-1", "BM-1/A-01", 3)
     await given_stock(api, "FL-2", "BM-1/A-01", 1)
     connection = await asyncpg.connect(_dsn(database_url))
+    group = floor.Grouped(_dsn(database_url), 2) if grouped else None
     try:
-        number, units = await floor.place_order(connection, [("FL-1", 2), ("FL-2", 1)], "Floor", "floor@example.com")
+        number, units = await floor.place_order(connection, [("FL-1", 2), ("FL-2", 1)], "Floor", "floor@example.com",
+                                                grouped=group)
         with pytest.raises(floor.Short):
-            await floor.place_order(connection, [("FL-1", 1), ("FL-2", 1)], "Floor", "floor@example.com")
+            await floor.place_order(connection, [("FL-1", 1), ("FL-2", 1)], "Floor", "floor@example.com",
+                                    grouped=group)
         orders = await connection.fetchval("SELECT count(*) FROM sales_order")
     finally:
         await connection.close()
+        if group is not None:
+            await group.close()
     assert units == 3
     assert orders == 1
     order = (await api.get(f"/orders/{number}")).json()

@@ -267,7 +267,7 @@ class GroupCommit:
                          loop.create_future())
         queue.waiting.append(caller)
         if queue.sender is None or queue.sender.done():
-            queue.sender = asyncio.create_task(self._send(engine, queue))
+            queue.sender = loop.create_task(self._send(engine, queue))
         row = await caller.answer
         if row is _AGAIN:
             return (await self.statement._fetch_alone(engine, params))[0]

@@ -174,7 +174,8 @@ async def _place_now(autocommit: async_sessionmaker[AsyncSession], data: OrderCr
     """Every line from stock, in two autocommitted statements; None when that is not how this order can be
     placed (a backorder, or a racing order took the stock), to place it in the transaction instead."""
     skus = [line.sku for line in data.lines]
-    async with autocommit() as session:
+    session = autocommit()
+    try:
         stock = await availability.load(session, skus, demand=False)
         inactive = [sku for sku in skus if not stock[sku].active]
         if inactive:
@@ -195,6 +196,9 @@ async def _place_now(autocommit: async_sessionmaker[AsyncSession], data: OrderCr
             if sqlstate(exc) == reservations.SHORT:
                 return None
             raise
+    finally:
+        if session.in_transaction():  # an ORM statement took a connection; hot ones gave theirs back
+            await session.close()
     return placed_answer(data, actor, plan, created.number, created.created_at, created.event_id, event)
 
 
