@@ -80,6 +80,13 @@ async def test_a_group_whose_connection_is_lost_fails_every_caller_and_none_runs
     assert (await call(engine, group, {"n": 1, "kill": False}, [(1,)]))["n"] == 1  # the pool recovered
 
 
+async def test_a_statement_that_does_not_answer_one_row_per_caller_fails_them_all_and_leaves_none_waiting(engine):
+    group = GroupCommit(HotStatement(text("SELECT CAST(:n AS int) AS n WHERE CAST(:n AS int) <> 3")))
+    calls = [call(engine, group, {"n": n}, [(1,)]) for n in range(6)]
+    answers = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), timeout=30)
+    assert all(isinstance(a, RuntimeError) for a in answers)
+
+
 async def test_in_a_transaction_the_statement_runs_there_alone(engine, database_url):
     transactional = create_engine(database_url, conftest.test_settings())
     try:

@@ -243,7 +243,7 @@ class GroupCommit:
     the group committed is then unknown to all of them."""
 
     def __init__(self, statement: HotStatement, limit: int = 100) -> None:
-        self.statement = statement
+        self.statement = statement  # answering exactly one row each time
         self.limit = limit
         self._queues: weakref.WeakKeyDictionary[Any, _Queue] = weakref.WeakKeyDictionary()
 
@@ -274,12 +274,13 @@ class GroupCommit:
         return row
 
     async def _send(self, engine: AsyncEngine, queue: "_Queue") -> None:
+        callers: list[_Caller] = []
         try:
             while queue.waiting:
                 callers, queue.waiting = queue.waiting, []
                 await asyncio.gather(*(self._send_group(engine, group) for group in groups(callers, self.limit)))
         finally:
-            for caller in queue.waiting:  # only when cancelled (the loop shutting down)
+            for caller in callers + queue.waiting:  # answered, unless this ended early (cancelled: shutting down)
                 if not caller.answer.done():
                     caller.answer.cancel()
 
@@ -308,6 +309,12 @@ class GroupCommit:
             for caller in group:
                 caller.answer.cancel()
             raise
+        if len(rows) != len(group):
+            error = RuntimeError(f"{len(rows)} rows for {len(group)} callers: a grouped statement answers one row each")
+            for caller in group:
+                if not caller.answer.done():
+                    caller.answer.set_exception(error)
+            return
         for caller, row in zip(group, rows, strict=True):
             if not caller.answer.done():
                 caller.answer.set_result(row)
