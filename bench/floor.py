@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.exc import DBAPIError
 
-from erp.db import HotStatement
+from erp.db import Coalesced, HotStatement
 from erp.errors import sqlstate
 from erp.inventory.reservations import ORDER_LINE, SHORT, Claim, claim_params
 
@@ -58,9 +58,11 @@ def allocate(lines: Sequence[tuple[str, int]], rows: Sequence[Any]) -> list[tupl
 
 
 class Grouped:
-    """Orders placed together as the app places them (`erp.db.GroupCommit` with `placement.PLACE_NOW`, on
-    an engine of the floor's own in autocommit): one transaction for the orders that come while a group is
-    in flight."""
+    """The app's shapes for requests that come together, on an engine of the floor's own in autocommit:
+    orders read their stock together (`erp.db.Coalesced`, `availability.RESERVABLE_READS`' statement) and are
+    placed together (`erp.db.GroupCommit` with `placement.PLACE_NOW`); order views and availability are read
+    together (`service.view.CASE_VIEWS`, `availability.WITH_SUPPLY_READS`). One statement or transaction for
+    the requests that come while one is in flight, as the app sends them."""
 
     def __init__(self, dsn: str, connections: int) -> None:
         from sqlalchemy.ext.asyncio import create_async_engine
@@ -70,7 +72,14 @@ class Grouped:
         self.engine = create_async_engine(async_url(dsn), isolation_level="AUTOCOMMIT", pool_size=connections,
                                           max_overflow=0, connect_args={"server_settings": {
                                               "application_name": "bench-floor"}})
+        from erp.inventory import availability
+        from erp.service.view import CASE_VIEWS
+
         self.group = GroupCommit(statements()["place"])
+        # The app's own coalesced reads, each with its own queue: a GroupCommit or Coalesced is per engine.
+        self.reads = Coalesced(availability.RESERVABLE, "skus", "sku")
+        self.views = Coalesced(CASE_VIEWS.statement, "numbers", "number")
+        self.availability = Coalesced(availability.BY_SKU_WITH_SUPPLY, "skus", "sku", params={"warehouse": None})
 
     async def place(self, params: dict[str, Any], locks: list[tuple[int, ...]]) -> Any:
         return await self.group.send(self.engine, params, locks)
@@ -84,8 +93,11 @@ async def place_order(
     grouped: Grouped | None = None,
 ) -> tuple[str, int]:
     """One order, as the app places an order all in stock; returns (number, units reserved). With
-    `grouped`, the placing statement goes in a group, as the app's does; without, alone on `connection`."""
-    rows = await _fetch(connection, "reservable", skus=[sku for sku, _ in lines])
+    `grouped`, its read and its placing statement go with other orders', as the app's do; without, each
+    alone on `connection`."""
+    skus = [sku for sku, _ in lines]
+    rows = await (_fetch(connection, "reservable", skus=skus) if grouped is None
+                  else grouped.reads.read(grouped.engine, skus))
     plan = allocate(lines, rows)
     count = len(plan)
     claims = [Claim(*claim) for claim in plan]
@@ -116,13 +128,13 @@ async def place_order(
 def statements() -> dict[str, HotStatement]:
     """name -> the app's own statement, as the app sends it (`erp.db.HotStatement`: its text and `$n`
     parameters as SQLAlchemy's asyncpg dialect compiles them): `reservable` and `place` for POST /orders;
-    `view` for GET /orders/{number}; `stock` for GET /stock?sku= (`stock.PRODUCT_LEVELS`); `availability` for
+    `view` for GET /orders/{number} (with a list of one number); `stock` for GET /stock?sku= (`stock.PRODUCT_LEVELS`); `availability` for
     GET /availability/{sku} and POST /availability/check."""
     from erp.inventory import availability, stock
     from erp.orders.placement import PLACE_NOW
-    from erp.service.view import CASE_VIEW
+    from erp.service.view import CASE_VIEWS
 
-    return {"reservable": availability.RESERVABLE, "place": PLACE_NOW, "view": CASE_VIEW,
+    return {"reservable": availability.RESERVABLE, "place": PLACE_NOW, "view": CASE_VIEWS.statement,
             "stock": stock.PRODUCT_LEVELS, "availability": availability.BY_SKU_WITH_SUPPLY}
 
 
@@ -131,10 +143,11 @@ async def _fetch(connection: asyncpg.Connection, statement: str, /, **params: An
     return await connection.fetch(hot.sql, *hot.arguments(params))
 
 
-async def order_view(connection: asyncpg.Connection, number: str) -> Any:
+async def order_view(connection: asyncpg.Connection, number: str, grouped: Grouped | None = None) -> Any:
     """GET /orders/{number}: the order's view and whether returns or repairs followed it, in one statement
-    (`service.view.CASE_VIEW`; the bench's orders have none, so the app reads no more either)."""
-    rows = await _fetch(connection, "view", number=number)
+    (`service.view.CASE_VIEWS`; the bench's orders have none, so the app reads no more either)."""
+    rows = await (_fetch(connection, "view", numbers=[number]) if grouped is None
+                  else grouped.views.read(grouped.engine, [number]))
     if not rows:
         raise LookupError(number)
     return rows[0]
@@ -146,10 +159,11 @@ async def stock_level(connection: asyncpg.Connection, sku: str) -> list[Any]:
                         limit=51)
 
 
-async def availability(connection: asyncpg.Connection, skus: Sequence[str]) -> list[Any]:
+async def availability(connection: asyncpg.Connection, skus: Sequence[str], grouped: Grouped | None = None) -> list[Any]:
     """GET /availability/{sku} and POST /availability/check: stock per warehouse for the skus with their
     products' dated supply and preferred lead time, in one statement (`availability.BY_SKU_WITH_SUPPLY`)."""
-    rows = await _fetch(connection, "availability", skus=list(skus), warehouse=None)
+    rows = await (_fetch(connection, "availability", skus=list(skus), warehouse=None) if grouped is None
+                  else grouped.availability.read(grouped.engine, skus))
     if len({row["sku"] for row in rows}) < len(set(skus)):
         raise LookupError("no such product")
     return rows

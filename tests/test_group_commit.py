@@ -1,5 +1,6 @@
-"""`db.GroupCommit`: concurrent callers of one statement that commits on its own go together, one round
-trip and one transaction for a group, on a real PostgreSQL; the grouping keeps the global lock order."""
+"""On a real PostgreSQL: `db.GroupCommit` (concurrent callers of a statement that commits on its own go
+together, one round trip and one transaction a group, the global lock order kept) and `db.Coalesced`
+(concurrent reads by keys, one statement for the readers who come together)."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from erp.db import GroupCommit, HotStatement, _Caller, create_engine, groups, sessionmaker
+from erp.db import Coalesced, GroupCommit, HotStatement, _Caller, create_engine, groups, sessionmaker
 from erp.metrics import GROUPED
 from tests import conftest
 
@@ -125,3 +126,59 @@ def test_callers_of_one_hot_row_go_in_one_group():
     callers = [_Caller([n], ((1, 10, 1),), None) for n in range(50)]  # type: ignore[arg-type]
     assert [len(g) for g in groups(callers, 100)] == [50]
     assert [len(g) for g in groups(callers, 20)] == [20, 20, 10]
+
+
+# --- Coalesced: concurrent reads by keys, one statement for those who come together ------------------------
+
+READ = HotStatement(text("SELECT k, k * 10 AS tenfold, txid_current() AS tx FROM unnest(CAST(:keys AS int[])) AS k"
+                         " WHERE k <> 0 AND 1 / (k + 100) >= 0"))
+
+
+async def read(engine: AsyncEngine, reads: Coalesced, keys: list[int]) -> list[Any]:
+    async with sessionmaker(engine)() as session:
+        return await reads.fetch(session, keys)
+
+
+async def test_readers_who_come_together_share_one_statement_and_each_gets_the_rows_of_its_keys(engine):
+    reads = Coalesced(READ, "keys", "k")
+    asked = [[1, 2], [2, 3], [0], [4], [1, 2, 3, 4, 5]]
+    answers = await asyncio.gather(*(read(engine, reads, keys) for keys in asked))
+    assert [sorted(row["k"] for row in rows) for rows in answers] == [[1, 2], [2, 3], [], [4], [1, 2, 3, 4, 5]]
+    assert all(row["tenfold"] == row["k"] * 10 for rows in answers for row in rows)
+    assert len({row["tx"] for rows in answers for row in rows}) == 1
+
+
+async def test_readers_who_come_while_a_read_is_in_flight_read_in_the_next(engine):
+    reads = Coalesced(READ, "keys", "k")
+    first = asyncio.create_task(read(engine, reads, [1]))
+    await asyncio.sleep(0)
+    later = await asyncio.gather(*(read(engine, reads, [n]) for n in range(2, 12)))
+    assert [[row["k"] for row in rows] for rows in later] == [[n] for n in range(2, 12)]
+    assert len({rows[0]["tx"] for rows in later}) == 1
+    assert (await first)[0]["tx"] != later[0][0]["tx"]
+
+
+async def test_reads_are_split_at_the_limit_of_keys(engine):
+    reads = Coalesced(READ, "keys", "k", limit=4)
+    answers = await asyncio.gather(*(read(engine, reads, [n, n + 100]) for n in range(1, 7)))
+    assert [sorted(row["k"] for row in rows) for rows in answers] == [[n, n + 100] for n in range(1, 7)]
+    assert len({row["tx"] for rows in answers for row in rows}) == 3  # 12 keys, 4 a read
+
+
+async def test_a_read_that_fails_fails_each_of_its_readers(engine):
+    reads = Coalesced(READ, "keys", "k")
+    answers = await asyncio.gather(*(read(engine, reads, keys) for keys in ([1], [-100], [2])),
+                                   return_exceptions=True)
+    assert all(isinstance(a, DBAPIError) and "division by zero" in str(a.orig) for a in answers)
+    assert [row["k"] for row in await read(engine, reads, [2])] == [2]
+
+
+async def test_in_a_transaction_a_read_runs_there_alone(database_url):
+    transactional = create_engine(database_url, conftest.test_settings())
+    try:
+        async with sessionmaker(transactional)() as session, session.begin():
+            mine = (await session.execute(text("SELECT txid_current()"))).scalar_one()
+            rows = await Coalesced(READ, "keys", "k").fetch(session, [7])
+        assert [(row["k"], row["tx"]) for row in rows] == [(7, mine)]
+    finally:
+        await transactional.dispose()

@@ -260,9 +260,7 @@ class GroupCommit:
                    locks: Sequence[tuple[int, ...]]) -> Mapping[str, Any]:
         """The statement's one row for `params`, in a group on connections of `engine` (in autocommit)."""
         loop = asyncio.get_running_loop()
-        queue = self._queues.get(engine.sync_engine)
-        if queue is None or queue.loop is not loop:
-            queue = self._queues[engine.sync_engine] = _Queue(loop)
+        queue = _queue(self._queues, engine, loop)
         caller = _Caller(self.statement.arguments(params), tuple(sorted(set(locks))),
                          loop.create_future())
         queue.waiting.append(caller)
@@ -320,6 +318,101 @@ class GroupCommit:
                 caller.answer.set_result(row)
 
 
+class Coalesced:
+    """A hot read by keys for concurrent callers at once (the DataLoader pattern): the keys asked for while a
+    read is in flight are read together in the next, one statement over all of them (at most `limit` keys),
+    and each caller gets the rows of its own keys (`column` holds a row's key). Sending a statement costs the
+    app more than the read itself (the socket write that wakes the server: a third of an order's app CPU
+    under py-spy), so callers that come together share one. Each read starts after its callers asked, so
+    it sees every commit that came before. In a transaction the statement runs there, for its caller alone.
+    An error fails the callers of that read, as each would have failed alone."""
+
+    def __init__(self, statement: HotStatement, keys: str, column: str, limit: int = 1000,
+                 params: Mapping[str, Any] | None = None) -> None:
+        self.statement = statement
+        self.keys = keys  # the parameter that takes the keys (an array)
+        self.column = column
+        self.limit = limit
+        self.params = dict(params or {})  # the statement's other parameters, the same for every caller
+        self._queues: weakref.WeakKeyDictionary[Any, _Queue] = weakref.WeakKeyDictionary()
+
+    async def fetch(self, session: AsyncSession, keys: Sequence[Any]) -> list[Mapping[str, Any]]:
+        engine = session.bind
+        if session.in_transaction() or not _autocommits(engine):
+            return list(await self.statement.fetch(session, {**self.params, self.keys: list(keys)}))
+        return await self.read(engine, keys)
+
+    async def read(self, engine: AsyncEngine, keys: Sequence[Any]) -> list[Mapping[str, Any]]:
+        """The rows of `keys`, read with other callers' on connections of `engine` (in autocommit)."""
+        loop = asyncio.get_running_loop()
+        queue = _queue(self._queues, engine, loop)
+        reader = _Reader(frozenset(keys), loop.create_future())
+        queue.waiting.append(reader)
+        if queue.sender is None or queue.sender.done():
+            queue.sender = loop.create_task(self._send(engine, queue))
+        return await reader.answer
+
+    async def _send(self, engine: AsyncEngine, queue: "_Queue") -> None:
+        readers: list[_Reader] = []
+        try:
+            while queue.waiting:
+                readers, queue.waiting = queue.waiting, []
+                await asyncio.gather(*(self._read(engine, chunk) for chunk in _chunks(readers, self.limit)))
+        finally:
+            for reader in readers + queue.waiting:  # answered, unless this ended early (cancelled: shutting down)
+                if not reader.answer.done():
+                    reader.answer.cancel()
+
+    async def _read(self, engine: AsyncEngine, readers: list["_Reader"]) -> None:
+        keys = list(frozenset().union(*(reader.keys for reader in readers)))
+        try:
+            rows = await _on_own_connection(engine, self.statement.sql,
+                                            [self.statement.arguments({**self.params, self.keys: keys})], many=False)
+        except Exception as error:
+            for reader in readers:
+                if not reader.answer.done():
+                    reader.answer.set_exception(error)
+            return
+        except BaseException:
+            for reader in readers:
+                reader.answer.cancel()
+            raise
+        by_key: dict[Any, list[Mapping[str, Any]]] = {}
+        for row in rows:
+            by_key.setdefault(row[self.column], []).append(row)
+        for reader in readers:
+            if not reader.answer.done():
+                reader.answer.set_result([row for key in reader.keys for row in by_key.get(key, ())])
+
+
+@dataclass(slots=True)
+class _Reader:
+    keys: frozenset[Any]
+    answer: "asyncio.Future[list[Mapping[str, Any]]]"
+
+
+def _chunks(readers: list[_Reader], limit: int) -> list[list[_Reader]]:
+    """The readers in reads of at most `limit` keys each (a reader with more keys reads alone)."""
+    chunks: list[list[_Reader]] = []
+    size = limit
+    for reader in readers:
+        if size + len(reader.keys) > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(reader)
+        size += len(reader.keys)
+    return chunks
+
+
+def _queue(queues: "weakref.WeakKeyDictionary[Any, _Queue]", engine: AsyncEngine,
+           loop: asyncio.AbstractEventLoop) -> "_Queue":
+    """The engine's queue of callers in this event loop."""
+    queue = queues.get(engine.sync_engine)
+    if queue is None or queue.loop is not loop:
+        queue = queues[engine.sync_engine] = _Queue(loop)
+    return queue
+
+
 _AGAIN: Any = object()  # a group PostgreSQL refused: run again alone
 
 
@@ -333,7 +426,7 @@ class _Caller:
 @dataclass(slots=True)
 class _Queue:
     loop: asyncio.AbstractEventLoop
-    waiting: list[_Caller] = field(default_factory=list)
+    waiting: list[Any] = field(default_factory=list)  # _Caller or _Reader
     sender: "asyncio.Task[None] | None" = None
 
 

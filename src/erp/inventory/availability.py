@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from erp.db import HotStatement
+from erp.db import Coalesced, HotStatement
 from erp.errors import NotFound
 from erp.inventory.schemas import AvailabilityOut, ProjectionPointOut, WarehouseAvailabilityOut
 
@@ -212,6 +212,10 @@ WITH stock AS ({STOCK} {FOR_SKUS}),
      supply AS ({SUPPLY_OF} WHERE p.id IN (SELECT product_id FROM stock))
 SELECT stock.*, supply.lead_time_days, supply.lots FROM stock JOIN supply USING (product_id)
 """))
+# Requests at the same moment read their products together (issue 13): orders placing, and
+# "when can I have it?" in every warehouse.
+RESERVABLE_READS = Coalesced(RESERVABLE, "skus", "sku")
+WITH_SUPPLY_READS = Coalesced(BY_SKU_WITH_SUPPLY, "skus", "sku", params={"warehouse": None})
 
 
 def _collect(rows: Sequence[Any], key: str) -> dict[Any, Availability]:
@@ -233,8 +237,13 @@ async def load(
     Without `demand`, backordered demand is left out (zero): enough to reserve, not to promise supply.
     With `supply`, dated supply and lead times too (`with_supply`), in the same query.
     """
-    query = BY_SKU_WITH_SUPPLY if supply else BY_SKU if demand else RESERVABLE
-    rows = await query.fetch(session, {"skus": list(skus), "warehouse": warehouse})
+    if supply and warehouse is None:  # read with other requests' when they come together
+        rows = await WITH_SUPPLY_READS.fetch(session, skus)
+    elif supply or demand:
+        query = BY_SKU_WITH_SUPPLY if supply else BY_SKU
+        rows = await query.fetch(session, {"skus": list(skus), "warehouse": warehouse})
+    else:  # every warehouse's stock, read with other orders' when they come together
+        rows = await RESERVABLE_READS.fetch(session, skus)
     found = _collect(rows, "sku")
     missing = sorted(set(skus) - found.keys())
     if missing:
