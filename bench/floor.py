@@ -6,10 +6,13 @@ lines' products and stock per warehouse (`availability.RESERVABLE`) (1), then `p
 which inserts the order, its lines and its event and, last, reserves through `claim_stock()` (one
 conditional update per product and warehouse, in the global lock order, all or nothing, raising on a
 shortfall) (2). Nothing an HTTP service adds (parsing, validation, auth, an ORM, serialising the
-answer) is in it, so app/floor is what the service costs on top of the database.
+answer) is in it, so app/floor is what the service costs on top of the database. With `Grouped` (what the
+bench runs, but for W1's second floor), the requests that come together go together as the app sends
+them: one read for their stock, one transaction for their placing statements.
 
-The reads (W3, W4) send the app's own read statements, compiled from `erp` with the app's dialect, one
-statement after another on a connection without BEGIN/COMMIT, as the app runs GET requests.
+The reads (W3, W4) send the app's own read statements, compiled from `erp` with the app's dialect, without
+BEGIN/COMMIT, as the app runs GET requests: coalesced as the app's are with `Grouped`, else one statement
+after another on the client's connection.
 """
 
 import functools
