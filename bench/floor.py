@@ -75,7 +75,7 @@ class Grouped:
         self.engine = create_async_engine(async_url(dsn), isolation_level="AUTOCOMMIT", pool_size=connections,
                                           max_overflow=0, connect_args={"server_settings": {
                                               "application_name": "bench-floor"}})
-        from erp.inventory import availability
+        from erp.inventory import availability, stock
         from erp.service.view import CASE_VIEWS
 
         self.group = GroupCommit(statements()["place"])
@@ -83,6 +83,7 @@ class Grouped:
         self.reads = Coalesced(availability.RESERVABLE, "skus", "sku")
         self.views = Coalesced(CASE_VIEWS.statement, "numbers", "number")
         self.availability = Coalesced(availability.BY_SKU_WITH_SUPPLY, "skus", "sku", params={"warehouse": None})
+        self.stock = Coalesced(stock.FIRST_PAGES, "skus", "sku", params={"rows": 51})
 
     async def place(self, params: dict[str, Any], locks: list[tuple[int, ...]]) -> Any:
         return await self.group.send(self.engine, params, locks)
@@ -131,14 +132,15 @@ async def place_order(
 def statements() -> dict[str, HotStatement]:
     """name -> the app's own statement, as the app sends it (`erp.db.HotStatement`: its text and `$n`
     parameters as SQLAlchemy's asyncpg dialect compiles them): `reservable` and `place` for POST /orders;
-    `view` for GET /orders/{number} (with a list of one number); `stock` for GET /stock?sku= (`stock.PRODUCT_LEVELS`); `availability` for
-    GET /availability/{sku} and POST /availability/check."""
+    `view` for GET /orders/{number} (with a list of one number); `stock` for GET /stock?sku=
+    (`stock.FIRST_PAGES`, with a list of one sku); `availability` for GET /availability/{sku} and
+    POST /availability/check."""
     from erp.inventory import availability, stock
     from erp.orders.placement import PLACE_NOW
     from erp.service.view import CASE_VIEWS
 
     return {"reservable": availability.RESERVABLE, "place": PLACE_NOW, "view": CASE_VIEWS.statement,
-            "stock": stock.PRODUCT_LEVELS, "availability": availability.BY_SKU_WITH_SUPPLY}
+            "stock": stock.FIRST_PAGES, "availability": availability.BY_SKU_WITH_SUPPLY}
 
 
 async def _fetch(connection: asyncpg.Connection, statement: str, /, **params: Any) -> list[Any]:
@@ -156,10 +158,11 @@ async def order_view(connection: asyncpg.Connection, number: str, grouped: Group
     return rows[0]
 
 
-async def stock_level(connection: asyncpg.Connection, sku: str) -> list[Any]:
-    """GET /stock?sku=: the stock positions of one product, first page of 50."""
-    return await _fetch(connection, "stock", sku=sku, warehouse=None, after_sku=None, after_warehouse=None,
-                        limit=51)
+async def stock_level(connection: asyncpg.Connection, sku: str, grouped: Grouped | None = None) -> list[Any]:
+    """GET /stock?sku=: the stock positions of one product, first page of 50 (`stock.FIRST_PAGES`)."""
+    if grouped is not None:
+        return await grouped.stock.read(grouped.engine, [sku])
+    return await _fetch(connection, "stock", skus=[sku], rows=51)
 
 
 async def availability(connection: asyncpg.Connection, skus: Sequence[str], grouped: Grouped | None = None) -> list[Any]:

@@ -320,12 +320,11 @@ class Runner:
             except floor.Short:
                 return "refused insufficient_stock", False, 0
             return "committed", True, units
+        read = {"view": floor.order_view, "stock": floor.stock_level, "availability": floor.availability}[
+            call.kind
+        ]
         try:
-            if call.kind == "stock":  # paginated per request: the app reads it alone too
-                await floor.stock_level(connection, *call.args)
-            else:
-                read = {"view": floor.order_view, "availability": floor.availability}[call.kind]
-                await read(connection, *call.args, grouped=self.floor_grouped)
+            await read(connection, *call.args, grouped=self.floor_grouped)
         except LookupError:
             return "not found", False, 0
         return "read", True, 0

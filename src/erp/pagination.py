@@ -17,6 +17,7 @@ from erp.errors import InvalidRequest
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (max 500).")]
+DEFAULT_LIMIT = 50  # every list's page size when none is asked for
 Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")]
 
 

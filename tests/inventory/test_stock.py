@@ -1,6 +1,9 @@
 import asyncio
 
+from erp.db import Coalesced, create_engine
+from erp.inventory import stock
 from tests.builders import given_product, given_stock, given_warehouse, stock_of
+from tests.conftest import test_settings as settings_for_tests
 
 
 async def given_world(api):
@@ -208,3 +211,25 @@ async def test_one_products_levels_are_the_lists_rows_for_it_with_the_same_filte
     whole = await api.ok("get", "/stock?limit=1")
     assert whole["items"][0]["sku"] == "LAP-1"
     assert (await api.ok("get", f"/stock?sku=LAP-1&cursor={whole['next_cursor']}"))["items"] == laptops[1:]
+
+
+async def test_first_pages_asked_for_together_are_read_together_and_each_is_its_products_own(api, database_url):
+    # GET /stock?sku= with no filter, cursor or page size (stock.FIRST_PAGE_READS): one statement for the
+    # requests that come together, each product's rows cut at the page's size plus one.
+    await given_world(api)
+    await given_product(api, "MON-1")
+    await given_stock(api, "LAP-1", "MAD-1/A-01", 10)
+    await given_stock(api, "LAP-1", "BER-1/B-01", 3)
+    await given_stock(api, "MON-1", "MAD-1/A-01", 4)
+    alone = {sku: await api.ok("get", f"/stock?sku={sku}&limit=500") for sku in ("LAP-1", "MON-1", "NOPE-1")}
+    skus = ["LAP-1", "MON-1", "NOPE-1"] * 10
+    together = await asyncio.gather(*(api.ok("get", f"/stock?sku={sku}") for sku in skus))
+    assert together == [alone[sku] for sku in skus]
+    engine = create_engine(database_url, settings_for_tests()).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        rows = await Coalesced(stock.FIRST_PAGES, "skus", "sku", params={"rows": 1}).read(engine, ["LAP-1", "MON-1"])
+    finally:
+        await engine.dispose()
+    # One row each: the first of its product's page.
+    assert sorted((row["sku"], row["warehouse"]) for row in rows) == [
+        (sku, alone[sku]["items"][0]["warehouse"]) for sku in ("LAP-1", "MON-1")]

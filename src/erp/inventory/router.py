@@ -31,7 +31,7 @@ from erp.inventory.schemas import (
     WarehouseOut,
 )
 from erp.openapi import errors, sets_headers
-from erp.pagination import Cursor, Limit, Page, paginate
+from erp.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, paginate
 from erp.routing import router as make_router
 from erp.schemas import MAX_QUANTITY, Code, Reference, Sku
 
@@ -155,7 +155,7 @@ async def list_stock(
     session: SessionDep,
     sku: Sku | None = None,
     warehouse: Code | None = None,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[StockLevelOut]:
     if sku is not None:

@@ -7,11 +7,11 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from erp.db import HotStatement
+from erp.db import Coalesced, HotStatement
 from erp.inventory.models import Location, LocationBalance, Product, StockMove, Warehouse
 from erp.inventory.models import stock_position as position
 from erp.inventory.schemas import LocationStockOut, MoveOut, StockChangeOut, StockLevelOut
-from erp.pagination import Page, decode_cursor, page_of
+from erp.pagination import DEFAULT_LIMIT, Page, decode_cursor, page_of
 
 
 def stock_level_query() -> Any:
@@ -52,11 +52,30 @@ SELECT p.sku, w.code AS warehouse, s.on_hand, s.reserved, s.available, s.quarant
 """))
 
 
+# The first page of each product's levels in every warehouse, for many products in one statement: the
+# requests for it that come together read it together (issue 13). `rows` is the page's size plus one.
+FIRST_PAGES = HotStatement(text("""
+SELECT sku, warehouse, on_hand, reserved, available, quarantined, incoming, backordered
+  FROM (SELECT p.sku, w.code AS warehouse, s.on_hand, s.reserved, s.available, s.quarantined, s.incoming,
+               s.backordered, row_number() OVER (PARTITION BY p.sku ORDER BY w.code) AS n
+          FROM stock_position s
+          JOIN product p ON p.id = s.product_id
+          JOIN warehouse w ON w.id = s.warehouse_id
+         WHERE p.sku = ANY(:skus)) AS levels
+ WHERE n <= :rows
+ ORDER BY sku, warehouse
+"""))
+FIRST_PAGE_READS = Coalesced(FIRST_PAGES, "skus", "sku", params={"rows": DEFAULT_LIMIT + 1})
+
+
 async def product_levels(session: AsyncSession, sku: str, warehouse: str | None, limit: int,
                          cursor: str | None) -> Page[StockLevelOut]:
-    after_sku, after_warehouse = decode_cursor(cursor, LEVEL_KEYS) if cursor else (None, None)
-    rows = await PRODUCT_LEVELS.fetch(session, {"sku": sku, "warehouse": warehouse, "after_sku": after_sku,
-                                                "after_warehouse": after_warehouse, "limit": limit + 1})
+    if warehouse is None and cursor is None and limit == DEFAULT_LIMIT:  # the usual question: read together
+        rows = await FIRST_PAGE_READS.fetch(session, [sku])
+    else:
+        after_sku, after_warehouse = decode_cursor(cursor, LEVEL_KEYS) if cursor else (None, None)
+        rows = await PRODUCT_LEVELS.fetch(session, {"sku": sku, "warehouse": warehouse, "after_sku": after_sku,
+                                                    "after_warehouse": after_warehouse, "limit": limit + 1})
     return page_of(rows, limit, lambda row: [row["sku"], row["warehouse"]], lambda row: StockLevelOut(**row))
 
 
