@@ -7,7 +7,7 @@ warns on every `execute` call, a measurable cost on the hot path.
 import asyncio
 import logging
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -225,7 +225,45 @@ class HotStatement:
         return rows[0]
 
 
-class GroupCommit:
+class _Shared:
+    """What `GroupCommit` and `Coalesced` share: per engine (and event loop), the callers waiting, and one
+    sender that takes all of them whenever the previous batches are answered and sends them in batches
+    (`_batches`, each sent by `_send_batch`, which answers its callers through their `answer` futures)."""
+
+    def __init__(self) -> None:
+        self._queues: weakref.WeakKeyDictionary[Any, _Queue] = weakref.WeakKeyDictionary()
+
+    def _batches(self, waiting: list[Any]) -> list[list[Any]]:
+        raise NotImplementedError
+
+    async def _send_batch(self, engine: AsyncEngine, batch: list[Any]) -> None:
+        raise NotImplementedError
+
+    async def _wait(self, engine: AsyncEngine, make: Callable[["asyncio.Future[Any]"], Any]) -> Any:
+        """Queue the caller `make` builds around its answer, start the sender if none runs, and wait."""
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(engine.sync_engine)
+        if queue is None or queue.loop is not loop:
+            queue = self._queues[engine.sync_engine] = _Queue(loop)
+        caller = make(loop.create_future())
+        queue.waiting.append(caller)
+        if queue.sender is None or queue.sender.done():
+            queue.sender = loop.create_task(self._send(engine, queue))
+        return await caller.answer
+
+    async def _send(self, engine: AsyncEngine, queue: "_Queue") -> None:
+        taken: list[Any] = []
+        try:
+            while queue.waiting:
+                taken, queue.waiting = queue.waiting, []
+                await asyncio.gather(*(self._send_batch(engine, batch) for batch in self._batches(taken)))
+        finally:
+            for caller in taken + queue.waiting:  # answered, unless this ended early (cancelled: shutting down)
+                if not caller.answer.done():
+                    caller.answer.cancel()
+
+
+class GroupCommit(_Shared):
     """One hot statement that commits on its own, sent for concurrent callers together: one round trip, one
     transaction and one commit for a group, so a hot row's lock is taken and given back once per group,
     not once per caller. (PostgreSQL's own group commit shares a WAL flush but cannot share a row lock: each
@@ -243,9 +281,9 @@ class GroupCommit:
     the group committed is then unknown to all of them."""
 
     def __init__(self, statement: HotStatement, limit: int = 100) -> None:
+        super().__init__()
         self.statement = statement  # answering exactly one row each time
         self.limit = limit
-        self._queues: weakref.WeakKeyDictionary[Any, _Queue] = weakref.WeakKeyDictionary()
 
     async def fetch(self, session: AsyncSession, params: Mapping[str, Any],
                     locks: Sequence[tuple[int, ...]]) -> Mapping[str, Any]:
@@ -259,30 +297,16 @@ class GroupCommit:
     async def send(self, engine: AsyncEngine, params: Mapping[str, Any],
                    locks: Sequence[tuple[int, ...]]) -> Mapping[str, Any]:
         """The statement's one row for `params`, in a group on connections of `engine` (in autocommit)."""
-        loop = asyncio.get_running_loop()
-        queue = _queue(self._queues, engine, loop)
-        caller = _Caller(self.statement.arguments(params), tuple(sorted(set(locks))),
-                         loop.create_future())
-        queue.waiting.append(caller)
-        if queue.sender is None or queue.sender.done():
-            queue.sender = loop.create_task(self._send(engine, queue))
-        row = await caller.answer
+        arguments, held = self.statement.arguments(params), tuple(sorted(set(locks)))
+        row = await self._wait(engine, lambda answer: _Caller(arguments, held, answer))
         if row is _AGAIN:
             return (await self.statement._fetch_alone(engine, params))[0]
         return row
 
-    async def _send(self, engine: AsyncEngine, queue: "_Queue") -> None:
-        callers: list[_Caller] = []
-        try:
-            while queue.waiting:
-                callers, queue.waiting = queue.waiting, []
-                await asyncio.gather(*(self._send_group(engine, group) for group in groups(callers, self.limit)))
-        finally:
-            for caller in callers + queue.waiting:  # answered, unless this ended early (cancelled: shutting down)
-                if not caller.answer.done():
-                    caller.answer.cancel()
+    def _batches(self, waiting: list[Any]) -> list[list[Any]]:
+        return groups(waiting, self.limit)
 
-    async def _send_group(self, engine: AsyncEngine, group: list["_Caller"]) -> None:
+    async def _send_batch(self, engine: AsyncEngine, group: list["_Caller"]) -> None:
         GROUPED.observe(len(group))
         try:
             rows = await _on_own_connection(engine, self.statement.sql, [c.arguments for c in group],
@@ -318,7 +342,7 @@ class GroupCommit:
                 caller.answer.set_result(row)
 
 
-class Coalesced:
+class Coalesced(_Shared):
     """A hot read by keys for concurrent callers at once (the DataLoader pattern): the keys asked for while a
     read is in flight are read together in the next, one statement over all of them (at most `limit` keys),
     and each caller gets the rows of its own keys (`column` holds a row's key). Sending a statement costs the
@@ -329,12 +353,12 @@ class Coalesced:
 
     def __init__(self, statement: HotStatement, keys: str, column: str, limit: int = 1000,
                  params: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
         self.statement = statement
         self.keys = keys  # the parameter that takes the keys (an array)
         self.column = column
         self.limit = limit
         self.params = dict(params or {})  # the statement's other parameters, the same for every caller
-        self._queues: weakref.WeakKeyDictionary[Any, _Queue] = weakref.WeakKeyDictionary()
 
     async def fetch(self, session: AsyncSession, keys: Sequence[Any]) -> list[Mapping[str, Any]]:
         engine = session.bind
@@ -344,26 +368,13 @@ class Coalesced:
 
     async def read(self, engine: AsyncEngine, keys: Sequence[Any]) -> list[Mapping[str, Any]]:
         """The rows of `keys`, read with other callers' on connections of `engine` (in autocommit)."""
-        loop = asyncio.get_running_loop()
-        queue = _queue(self._queues, engine, loop)
-        reader = _Reader(frozenset(keys), loop.create_future())
-        queue.waiting.append(reader)
-        if queue.sender is None or queue.sender.done():
-            queue.sender = loop.create_task(self._send(engine, queue))
-        return await reader.answer
+        wanted = frozenset(keys)
+        return await self._wait(engine, lambda answer: _Reader(wanted, answer))
 
-    async def _send(self, engine: AsyncEngine, queue: "_Queue") -> None:
-        readers: list[_Reader] = []
-        try:
-            while queue.waiting:
-                readers, queue.waiting = queue.waiting, []
-                await asyncio.gather(*(self._read(engine, chunk) for chunk in _chunks(readers, self.limit)))
-        finally:
-            for reader in readers + queue.waiting:  # answered, unless this ended early (cancelled: shutting down)
-                if not reader.answer.done():
-                    reader.answer.cancel()
+    def _batches(self, waiting: list[Any]) -> list[list[Any]]:
+        return _chunks(waiting, self.limit)
 
-    async def _read(self, engine: AsyncEngine, readers: list["_Reader"]) -> None:
+    async def _send_batch(self, engine: AsyncEngine, readers: list["_Reader"]) -> None:
         keys = list(frozenset().union(*(reader.keys for reader in readers)))
         try:
             rows = await _on_own_connection(engine, self.statement.sql,
@@ -402,15 +413,6 @@ def _chunks(readers: list[_Reader], limit: int) -> list[list[_Reader]]:
         chunks[-1].append(reader)
         size += len(reader.keys)
     return chunks
-
-
-def _queue(queues: "weakref.WeakKeyDictionary[Any, _Queue]", engine: AsyncEngine,
-           loop: asyncio.AbstractEventLoop) -> "_Queue":
-    """The engine's queue of callers in this event loop."""
-    queue = queues.get(engine.sync_engine)
-    if queue is None or queue.loop is not loop:
-        queue = queues[engine.sync_engine] = _Queue(loop)
-    return queue
 
 
 _AGAIN: Any = object()  # a group PostgreSQL refused: run again alone
